@@ -1,0 +1,54 @@
+// The `paysignal` command: dispatches to a subcommand and turns errors into exit codes.
+import { PaysignalError } from '../errors.ts';
+import { classifyCommand } from './commands/classify.ts';
+import { explainCommand } from './commands/explain.ts';
+
+type Command = (argv: string[]) => Promise<number>;
+
+// Subcommands load lazily so `paysignal classify` does not pay for Kafka or OpenTelemetry imports.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  classify: { summary: 'classify NDJSON events from a file or stdin', load: async () => classifyCommand },
+  explain: { summary: 'show a provider error code and what to do', load: async () => explainCommand },
+};
+
+const USAGE = `Usage: paysignal <command> [options]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
+
+Run \`paysignal <command> --help\` for a command's options.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`paysignal: unknown command "${name}"\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (error) {
+    if (error instanceof PaysignalError) {
+      process.stderr.write(`paysignal ${name}: ${error.describe()}\n`);
+      return error.code === 'USAGE' ? 2 : 1;
+    }
+    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`paysignal ${name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+// stdout closed early (e.g. `paysignal classify big.ndjson | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

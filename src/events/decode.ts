@@ -1,0 +1,181 @@
+// bytes -> validated, redacted PaymentCallEvent, or a reasoned rejection (DESIGN section 2).
+// The decoder never throws for bad input: every way an event can be wrong has a reason code.
+import { isUtf8 } from 'node:buffer';
+import { compileSchema, type SchemaProblem } from '../schema.ts';
+import type { Rejection, RejectionReason } from '../pipeline/types.ts';
+import type { Environment, Headers, PaymentCallEvent } from './event.ts';
+import type { FieldMapping } from './mapping.ts';
+import { isSecretHeader, REDACTED, redactString, redactValue } from './redact.ts';
+import eventSchema from './payment-call-event.schema.json' with { type: 'json' };
+
+export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+
+export type DecodeResult =
+  | { readonly ok: true; readonly event: PaymentCallEvent }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+export interface Decoder {
+  decode(bytes: Uint8Array): DecodeResult;
+}
+
+export interface DecoderOptions {
+  /** Events larger than this are rejected as `too_large` (default 1 MiB). */
+  readonly maxBytes?: number;
+  /** Maps another shape onto the native event; null or absent for native events. */
+  readonly mapping?: FieldMapping | null;
+}
+
+interface RawEvent {
+  timestamp: string | number;
+  provider: string;
+  operation?: string;
+  http?: { method?: string; route?: string; status_code?: number; duration_ms?: number };
+  request?: { headers?: Record<string, unknown> };
+  response?: { headers?: Record<string, unknown>; body?: unknown };
+  network_error?: string;
+  correlation_id?: string;
+  idempotency_key?: string;
+  attempt?: number;
+  merchant_id?: string;
+  environment?: Environment;
+  service?: string;
+  traceparent?: string;
+}
+
+const validateEvent = compileSchema<RawEvent>(eventSchema);
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const EMPTY_HEADERS: Headers = Object.freeze({});
+// Epoch milliseconds between 2000 and 2100: anything else is a unit mistake (seconds, nanoseconds).
+const MIN_EPOCH_MS = 946_684_800_000;
+const MAX_EPOCH_MS = 4_102_444_800_000;
+
+function reject(reason: RejectionReason, detail: string): DecodeResult {
+  return { ok: false, rejection: { reason, detail } };
+}
+
+function rejectionFor(problem: SchemaProblem): DecodeResult {
+  const reason: RejectionReason = problem.keyword === 'required' ? 'missing_field' : problem.keyword === 'type' ? 'wrong_type' : 'invalid_value';
+  return reject(reason, problem.message);
+}
+
+/** True when any object key anywhere in `value` is `__proto__`. */
+function hasProtoKey(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  if (Array.isArray(value)) return value.some((v) => hasProtoKey(v, depth + 1));
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return true;
+    if (hasProtoKey((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+}
+
+function parseTimestamp(value: string | number): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= MIN_EPOCH_MS && value <= MAX_EPOCH_MS ? value : null;
+  if (!RFC3339.test(value)) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+function normalizeHeaders(raw: Record<string, unknown> | undefined): Headers {
+  if (raw === undefined) return EMPTY_HEADERS;
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(raw)) {
+    const lower = name.toLowerCase();
+    if (lower === '__proto__') continue;
+    const value = raw[name];
+    const text = Array.isArray(value) ? value.join(', ') : String(value);
+    out[lower] = isSecretHeader(lower) ? REDACTED : redactString(text);
+  }
+  return out;
+}
+
+/** A JSON-looking string body is parsed; anything else (HTML, plain text) stays a string. */
+function normalizeBody(body: unknown): unknown {
+  if (body === undefined || body === null) return null;
+  if (typeof body !== 'string') return redactValue(body);
+  const first = body.charCodeAt(0);
+  if (first === 123 /* { */ || first === 91 /* [ */) {
+    try {
+      return redactValue(JSON.parse(body));
+    } catch {
+      // A string that only looks like JSON is still a string body.
+    }
+  }
+  return redactString(body);
+}
+
+function optionalString(value: string | undefined): string | null {
+  return value === undefined || value.length === 0 ? null : redactString(value);
+}
+
+function toText(bytes: Uint8Array): string | null {
+  let start = 0;
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
+  const view = start === 0 ? bytes : bytes.subarray(start);
+  if (!isUtf8(view)) return null;
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('utf8');
+}
+
+export function createDecoder(options: DecoderOptions = {}): Decoder {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const mapping = options.mapping ?? null;
+
+  return {
+    decode(bytes) {
+      if (bytes.length > maxBytes) return reject('too_large', `event is ${bytes.length} bytes; the limit is ${maxBytes}`);
+      const text = toText(bytes);
+      if (text === null) return reject('not_utf8', 'event bytes are not valid UTF-8');
+      if (text.trim().length === 0) return reject('empty', 'event is empty');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        return reject('not_json', `not JSON: ${(error as Error).message}`);
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return reject('not_object', `event must be a JSON object, got ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+      }
+      // JSON.parse keeps "__proto__" as an own key; we refuse it rather than risk a later merge.
+      if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(parsed)) {
+        return reject('forbidden_key', 'event contains a "__proto__" key');
+      }
+      let native = parsed as Record<string, unknown>;
+      if (mapping !== null) {
+        try {
+          native = mapping.apply(native);
+        } catch (error) {
+          return reject('mapping_failed', `field mapping "${mapping.name}" failed: ${(error as Error).message}`);
+        }
+      }
+      const problem = validateEvent(native);
+      if (problem) return rejectionFor(problem);
+      const raw = native as unknown as RawEvent;
+      const timestampMs = parseTimestamp(raw.timestamp);
+      if (timestampMs === null) {
+        return reject('invalid_value', `timestamp ${JSON.stringify(raw.timestamp)} is neither RFC 3339 nor epoch milliseconds (years 2000-2100)`);
+      }
+      const http = raw.http;
+      const event: PaymentCallEvent = {
+        timestampMs,
+        provider: raw.provider.toLowerCase(),
+        operation: raw.operation ?? null,
+        method: http?.method === undefined ? null : http.method.toUpperCase(),
+        route: http?.route ?? null,
+        statusCode: http?.status_code ?? null,
+        durationMs: http?.duration_ms ?? null,
+        requestHeaders: normalizeHeaders(raw.request?.headers),
+        responseHeaders: normalizeHeaders(raw.response?.headers),
+        body: normalizeBody(raw.response?.body),
+        networkError: optionalString(raw.network_error),
+        correlationId: optionalString(raw.correlation_id),
+        idempotencyKey: optionalString(raw.idempotency_key),
+        attempt: raw.attempt ?? null,
+        merchantId: optionalString(raw.merchant_id),
+        environment: raw.environment ?? null,
+        service: optionalString(raw.service),
+        traceparent: raw.traceparent ?? null,
+      };
+      return { ok: true, event };
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// Redaction of secrets and personal data (DESIGN section 11). It runs once, at decode, so no sink
+// ever sees the original values.
+
+export const REDACTED = '[REDACTED]';
+
+/** Header names whose values are credentials, whatever they contain. */
+const SECRET_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'x-auth-token',
+  'x-access-token',
+]);
+
+/** Body keys whose values are secret or personal whatever they look like. */
+const SENSITIVE_KEYS: ReadonlySet<string> = new Set([...SECRET_HEADERS, 'password', 'card_number', 'cvv', 'cvc', 'pan', 'api_key', 'secret', 'access_token', 'refresh_token']);
+
+// One pass over a string finds every kind of secret; the alternation order puts the cheap,
+// anchored prefixes first. Card numbers (issuer digits 2-6, contiguous or in the printed groups,
+// never part of a longer id such as a UUID) are confirmed with the Luhn check in the replacer.
+const SECRET_PATTERN =
+  /\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{6,}|\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{8,}|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}|(?<![\w-])(?:[2-6]\d{12,18}|[2-6]\d{3}[ -]\d{4}[ -]\d{4}[ -]\d{1,7}|3\d{3}[ -]\d{6}[ -]\d{5})(?![\w-])/g;
+
+// A quick filter: strings without any of these characters cannot hold a secret, and most strings
+// in an event (codes, routes, ids) are like that.
+const MAY_HOLD_SECRET = /[@_.\d]|earer/;
+
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+function replaceSecret(match: string): string {
+  const first = match.charCodeAt(0);
+  if (first >= 48 && first <= 57) {
+    const digits = match.replace(/[ -]/g, '');
+    return luhnValid(digits) ? REDACTED : match;
+  }
+  return REDACTED;
+}
+
+/** The string with every secret and personal datum replaced by `[REDACTED]`. */
+export function redactString(value: string): string {
+  if (!MAY_HOLD_SECRET.test(value)) return value;
+  SECRET_PATTERN.lastIndex = 0;
+  return value.replace(SECRET_PATTERN, replaceSecret);
+}
+
+export function isSecretHeader(lowerCaseName: string): boolean {
+  return SECRET_HEADERS.has(lowerCaseName);
+}
+
+/**
+ * A redacted deep copy of a parsed JSON value. Keys are copied as own data properties, so a
+ * `__proto__` key can never reach an object's prototype.
+ */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 32) return REDACTED;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = redactValue(value[i], depth + 1);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const lower = key.toLowerCase();
+    const v = (value as Record<string, unknown>)[key];
+    const redacted = SENSITIVE_KEYS.has(lower) ? REDACTED : redactValue(v, depth + 1);
+    if (key === '__proto__') Object.defineProperty(out, key, { value: redacted, enumerable: true, writable: true, configurable: true });
+    else out[key] = redacted;
+  }
+  return out;
+}
