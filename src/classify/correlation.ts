@@ -1,0 +1,200 @@
+// Correlation of attempts (DESIGN section 5): a bounded store (LRU + TTL) of what was seen per key.
+//
+// Key. The idempotency key when the call carries one, else the correlation id. The idempotency key
+// names one request, which is exactly what "the same request again" means; correlation ids are weaker:
+// the event's own `correlation_id` usually names a whole payment (several operations, and a new
+// checkout after `new_checkout` legitimately reuses it), and provider correlation ids (Kustom's body
+// `correlation_id`, `Klarna-Correlation-Id`) are unique per HTTP request, so they never repeat. Within a
+// key, attempts are counted per operation: `create_session` then `create_order` under one payment id
+// are two calls, not a retry.
+//
+// Time. The TTL runs on event time, not the wall clock: the clock is the newest event timestamp seen
+// (never more than `maxClockSkewMs` ahead of the wall clock, so one event stamped in the future cannot
+// expire everything). Replaying a backlog therefore ties the same attempts together as live traffic
+// did, whatever the processing speed, and agrees with the alert engine, whose windows are event time
+// too. An entry expires when the clock passes its newest attempt by more than `ttlMs`.
+//
+// Memory. At most `maxKeys` keys (least recently used is evicted first), at most
+// `maxOperationsPerKey` operations per key, keys longer than 200 characters are stored as a SHA-256.
+// Ids stay in here and in spans; they never become metric labels.
+import { hash } from 'node:crypto';
+import type { PaymentCallEvent } from '../events/event.ts';
+import type { CorrelationFacts } from '../pipeline/types.ts';
+import type { Classification } from './classification.ts';
+import { NON_RETRYABLE, type RetryDecision } from './taxonomy.ts';
+
+export interface CorrelationTrackerOptions {
+  /** Keys kept at most; default 100 000. */
+  readonly maxKeys?: number;
+  /** Event-time lifetime of a key after its newest attempt; default 24 h (Kustom orders live 48 h). */
+  readonly ttlMs?: number;
+  /** A key is in a retry storm once it has more than this many attempts of one operation; default 5. */
+  readonly stormThreshold?: number;
+  /** Operations tracked per key; default 8 (further operations are not tracked). */
+  readonly maxOperationsPerKey?: number;
+  /** How far ahead of the wall clock event time may move the clock; default 5 min. */
+  readonly maxClockSkewMs?: number;
+  /** Wall clock in ms; default Date.now. */
+  readonly now?: () => number;
+}
+
+export interface CorrelationTracker {
+  observe(event: PaymentCallEvent, classification: Classification): CorrelationFacts;
+  /** Keys currently held. */
+  readonly size: number;
+  /** Keys dropped because the store was full (not because they expired). */
+  readonly evictions: number;
+  clear(): void;
+}
+
+interface OperationState {
+  readonly operation: string;
+  attempts: number;
+  lastRetry: RetryDecision | null;
+  lastCode: string | null;
+  lastTimestampMs: number;
+  lastStatus: number | null;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly ops: OperationState[];
+  newestMs: number;
+  prev: Entry | null;
+  next: Entry | null;
+}
+
+const MAX_KEY_LENGTH = 200;
+
+export function createCorrelationTracker(options: CorrelationTrackerOptions = {}): CorrelationTracker {
+  const maxKeys = positive(options.maxKeys ?? 100_000, 'maxKeys');
+  const ttlMs = positive(options.ttlMs ?? 24 * 3600_000, 'ttlMs');
+  const stormThreshold = positive(options.stormThreshold ?? 5, 'stormThreshold');
+  const maxOps = positive(options.maxOperationsPerKey ?? 8, 'maxOperationsPerKey');
+  const maxSkew = options.maxClockSkewMs ?? 5 * 60_000;
+  const wallClock = options.now ?? Date.now;
+
+  const map = new Map<string, Entry>();
+  // Doubly linked list, most recently used at head.
+  let head: Entry | null = null;
+  let tail: Entry | null = null;
+  let clockMs = -Infinity;
+  let evictions = 0;
+
+  function unlink(e: Entry): void {
+    if (e.prev !== null) e.prev.next = e.next;
+    else head = e.next;
+    if (e.next !== null) e.next.prev = e.prev;
+    else tail = e.prev;
+    e.prev = null;
+    e.next = null;
+  }
+
+  function pushHead(e: Entry): void {
+    e.next = head;
+    e.prev = null;
+    if (head !== null) head.prev = e;
+    head = e;
+    if (tail === null) tail = e;
+  }
+
+  function remove(e: Entry): void {
+    unlink(e);
+    map.delete(e.key);
+  }
+
+  function expired(e: Entry): boolean {
+    return clockMs - e.newestMs > ttlMs;
+  }
+
+  function standalone(event: PaymentCallEvent, key: string | null): CorrelationFacts {
+    const attemptNumber = event.attempt !== null && event.attempt >= 1 ? event.attempt : 1;
+    return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null };
+  }
+
+  return {
+    get size() {
+      return map.size;
+    },
+    get evictions() {
+      return evictions;
+    },
+    clear() {
+      map.clear();
+      head = null;
+      tail = null;
+    },
+
+    observe(event, classification) {
+      const rawKey =
+        classification.idempotencyKey ?? event.idempotencyKey ?? event.correlationId ?? classification.correlationId;
+      if (rawKey === null || rawKey === '') return standalone(event, null);
+      const key = rawKey.length > MAX_KEY_LENGTH ? `sha256:${hash('sha256', rawKey, 'hex')}` : rawKey;
+
+      const ts = event.timestampMs;
+      if (ts > clockMs) clockMs = Math.min(ts, wallClock() + maxSkew);
+      // Amortised sweep: drop up to two expired keys from the cold end.
+      for (let i = 0; i < 2 && tail !== null && expired(tail); i++) remove(tail);
+
+      let entry = map.get(key);
+      if (entry !== undefined && expired(entry)) {
+        remove(entry);
+        entry = undefined;
+      }
+      if (entry === undefined) {
+        if (map.size >= maxKeys && tail !== null) {
+          remove(tail);
+          evictions++;
+        }
+        entry = { key, ops: [], newestMs: ts, prev: null, next: null };
+        map.set(key, entry);
+        pushHead(entry);
+      } else if (entry !== head) {
+        unlink(entry);
+        pushHead(entry);
+      }
+      if (ts > entry.newestMs) entry.newestMs = ts;
+
+      const operation = classification.operation ?? '';
+      let op: OperationState | undefined;
+      for (const candidate of entry.ops) {
+        if (candidate.operation === operation) {
+          op = candidate;
+          break;
+        }
+      }
+      const isError = classification.outcome === 'error';
+      const code = isError ? classification.code : null;
+      const decision = isError ? classification.retry : null;
+      const callerAttempt = event.attempt !== null && event.attempt >= 1 ? event.attempt : 0;
+
+      if (op === undefined) {
+        if (entry.ops.length >= maxOps) return standalone(event, key);
+        entry.ops.push({ operation, attempts: 1, lastRetry: decision, lastCode: code, lastTimestampMs: ts, lastStatus: classification.statusCode });
+        const attemptNumber = Math.max(1, callerAttempt);
+        return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null };
+      }
+
+      // The same log event delivered twice (at-least-once sources) is not a new attempt.
+      if (op.lastTimestampMs === ts && op.lastStatus === classification.statusCode && op.lastCode === code) {
+        const attemptNumber = Math.max(op.attempts, callerAttempt);
+        return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null };
+      }
+
+      const previous = op.lastRetry;
+      const violationOf = previous !== null && NON_RETRYABLE.has(previous) ? { code: op.lastCode, retry: previous } : null;
+      op.attempts += 1;
+      op.lastRetry = decision;
+      op.lastCode = code;
+      op.lastTimestampMs = ts;
+      op.lastStatus = classification.statusCode;
+      const attemptNumber = Math.max(op.attempts, callerAttempt);
+      return { key, attemptNumber, isRetry: true, isStorm: attemptNumber > stormThreshold, violationOf };
+    },
+  };
+}
+
+function positive(n: number, name: string): number {
+  if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`${name} must be a positive number, got ${n}`);
+  return n;
+}

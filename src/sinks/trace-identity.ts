@@ -1,0 +1,125 @@
+// Which trace a call belongs to, and whether its span is kept (DESIGN section 7). Shared by the span
+// sink and the metric exemplars, so an exemplar only ever names a trace whose span was exported.
+import { hash, randomBytes } from 'node:crypto';
+import type { ProcessedEvent } from '../pipeline/types.ts';
+
+export interface SpanIdentity {
+  /** 32 lower-case hex digits. */
+  readonly traceId: string;
+  /** 16 hex digits from `traceparent`; null for a root span. */
+  readonly parentSpanId: string | null;
+  /** `traceparent` (valid), `correlation` (derived from the attempt key), or `random` (nothing to derive from). */
+  readonly source: 'traceparent' | 'correlation' | 'random';
+  /** Errors always; successes by the configured ratio, decided by the trace id (all attempts agree). */
+  readonly sampled: boolean;
+}
+
+const HEX = /^[0-9a-f]+$/;
+const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_SPAN = '0000000000000000';
+
+export interface ParsedTraceparent {
+  readonly traceId: string;
+  readonly parentSpanId: string;
+  readonly sampled: boolean;
+}
+
+/** W3C Trace Context `traceparent` (version 00 layout; higher versions are read by their first four fields). */
+export function parseTraceparent(value: string | null): ParsedTraceparent | null {
+  if (value === null) return null;
+  const tp = value.trim().toLowerCase();
+  if (tp.length < 55) return null;
+  const version = tp.slice(0, 2);
+  if (!HEX.test(version) || version === 'ff') return null;
+  if (version === '00' && tp.length !== 55) return null;
+  if (tp[2] !== '-' || tp[35] !== '-' || tp[52] !== '-') return null;
+  if (tp.length > 55 && tp[55] !== '-') return null;
+  const traceId = tp.slice(3, 35);
+  const parentSpanId = tp.slice(36, 52);
+  const flags = tp.slice(53, 55);
+  if (!HEX.test(traceId) || !HEX.test(parentSpanId) || !HEX.test(flags)) return null;
+  if (traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return null;
+  return { traceId, parentSpanId, sampled: (parseInt(flags, 16) & 1) === 1 };
+}
+
+/** The first 16 bytes of SHA-256 over the key: every attempt under one key lands in one trace. */
+export function traceIdFromKey(key: string): string {
+  const id = hash('sha256', key, 'hex').slice(0, 32);
+  return id === ZERO_TRACE ? '00000000000000000000000000000001' : id;
+}
+
+/**
+ * The id that ties the attempts of one payment: the event's own correlation id (set by the calling
+ * service), else the idempotency key, else the provider's correlation id.
+ */
+export function attemptKeyOf(processed: ProcessedEvent): string | null {
+  return (
+    processed.event.correlationId ??
+    processed.classification.idempotencyKey ??
+    processed.event.idempotencyKey ??
+    processed.correlation?.key ??
+    processed.classification.correlationId
+  );
+}
+
+/** A uniform number in [0, 1) from the last 8 hex digits of a trace id (like TraceIdRatioBased). */
+export function traceIdFraction(traceId: string): number {
+  let n = 0;
+  for (let i = traceId.length - 8; i < traceId.length; i++) {
+    const c = traceId.charCodeAt(i);
+    n = n * 16 + (c <= 57 ? c - 48 : c - 87);
+  }
+  return n / 0x1_0000_0000;
+}
+
+export interface SpanIdentityResolver {
+  /** Memoised for the last event object, so the span sink and the metrics sink pay for one hash. */
+  resolve(processed: ProcessedEvent): SpanIdentity;
+  /** The trace id when this event's span is exported (for exemplars), else null. */
+  exemplarTraceId(processed: ProcessedEvent): string | null;
+}
+
+export function createSpanIdentityResolver(options: { readonly successSampleRatio?: number } = {}): SpanIdentityResolver {
+  const ratio = options.successSampleRatio ?? 1;
+  if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`successSampleRatio must be within [0, 1], got ${ratio}`);
+  let lastEvent: ProcessedEvent | null = null;
+  let lastIdentity: SpanIdentity | null = null;
+
+  function compute(processed: ProcessedEvent): SpanIdentity {
+    const isError = processed.classification.outcome === 'error';
+    const parsed = parseTraceparent(processed.event.traceparent);
+    let traceId: string;
+    let parentSpanId: string | null = null;
+    let source: SpanIdentity['source'];
+    if (parsed !== null) {
+      traceId = parsed.traceId;
+      parentSpanId = parsed.parentSpanId;
+      source = 'traceparent';
+    } else {
+      const key = attemptKeyOf(processed);
+      if (key !== null && key !== '') {
+        traceId = traceIdFromKey(key);
+        source = 'correlation';
+      } else {
+        traceId = randomBytes(16).toString('hex');
+        source = 'random';
+      }
+    }
+    const sampled = isError || ratio >= 1 || (ratio > 0 && traceIdFraction(traceId) < ratio);
+    return { traceId, parentSpanId, source, sampled };
+  }
+
+  return {
+    resolve(processed) {
+      if (processed === lastEvent && lastIdentity !== null) return lastIdentity;
+      const identity = compute(processed);
+      lastEvent = processed;
+      lastIdentity = identity;
+      return identity;
+    },
+    exemplarTraceId(processed) {
+      const identity = this.resolve(processed);
+      return identity.sampled ? identity.traceId : null;
+    },
+  };
+}

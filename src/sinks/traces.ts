@@ -1,0 +1,285 @@
+// One OpenTelemetry CLIENT span per provider call (DESIGN section 7), exported over OTLP/HTTP protobuf.
+//
+// - Timing comes from the event: start = timestamp - duration, end = timestamp.
+// - Trace id: the event's `traceparent` when valid (the span becomes a child of that span), else
+//   SHA-256 of the payment's correlation id / idempotency key, so every attempt shares one trace.
+// - All error spans are kept; successes are kept by `successSampleRatio`, decided by the trace id.
+// - Export: BatchSpanProcessor over the OTLP/HTTP protobuf exporter, configured by the standard OTEL_*
+//   variables (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION, OTEL_SERVICE_NAME,
+//   OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*). `onEvent` only appends to a bounded queue; when the receiver
+//   is slow or down the queue fills and further spans are dropped and counted
+//   (`paysignal_spans_dropped_total{reason="queue_full"}`, and `reason="export_failed"` for batches the
+//   receiver did not take). Events are never held back or dropped for the sake of spans.
+// - Nothing is registered globally; the provider is on the returned object.
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type Context } from '@opentelemetry/api';
+import { ExportResultCode, getNumberFromEnv, millisToHrTime, type ExportResult } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  RandomIdGenerator,
+  type IdGenerator,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
+import type { Registry } from 'prom-client';
+import type { EventSink, ProcessedEvent } from '../pipeline/types.ts';
+import { CounterFamily, register, type CounterSlot } from './series.ts';
+import { createSpanIdentityResolver, type SpanIdentityResolver } from './trace-identity.ts';
+
+export interface TraceSinkOptions {
+  /** Share of success spans kept, 0..1; default 1. Error spans are always kept. */
+  readonly successSampleRatio?: number;
+  /** Registry for paysignal_spans_* counters; omit to keep the counts only on `stats`. */
+  readonly registry?: Registry;
+  /** Exporter override (tests); default the OTLP/HTTP protobuf exporter configured by OTEL_* variables. */
+  readonly exporter?: SpanExporter;
+  /** Passed to the OTLP exporter; explicit values win over OTEL_* variables. */
+  readonly otlp?: OTLPExporterNodeConfigBase;
+  /**
+   * Spans queued or being exported at most; default OTEL_BSP_MAX_QUEUE_SIZE, else 8192. The pipeline
+   * runs a whole source batch synchronously, so no export starts within a batch: a batch with more
+   * kept spans than this loses the rest (counted).
+   */
+  readonly maxQueueSize?: number;
+  /** Default OTEL_BSP_MAX_EXPORT_BATCH_SIZE, else 512; raised so a full queue is at most 16 batches (the OTLP exporter refuses more than 30 concurrent exports, which a flush of the whole queue issues). */
+  readonly maxExportBatchSize?: number;
+  /** Default OTEL_BSP_SCHEDULE_DELAY, else 1000 ms. */
+  readonly scheduledDelayMillis?: number;
+  /** Default OTEL_BSP_EXPORT_TIMEOUT, else 30 000 ms. */
+  readonly exportTimeoutMillis?: number;
+  /** `service.name` unless OTEL_SERVICE_NAME says otherwise; default `paysignal`. */
+  readonly serviceName?: string;
+  readonly serviceVersion?: string;
+  /** Longest wait in `close()` for the last spans; default 5000 ms. */
+  readonly shutdownTimeoutMs?: number;
+  /** Share one resolver with the metrics sink's exemplars; default a new one with `successSampleRatio`. */
+  readonly identity?: SpanIdentityResolver;
+  /** Environment to read OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER from; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface TraceSinkStats {
+  readonly started: number;
+  readonly exported: number;
+  readonly droppedQueueFull: number;
+  readonly droppedExportFailed: number;
+  readonly sampledOut: number;
+  readonly inFlight: number;
+}
+
+export interface TraceSink extends EventSink {
+  /** False when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none (and no exporter was passed): onEvent does nothing. */
+  readonly enabled: boolean;
+  readonly provider: BasicTracerProvider;
+  readonly identity: SpanIdentityResolver;
+  /** For the metrics sink's `exemplarTraceId`: the trace id when this event's span is kept, else null. */
+  exemplarTraceId(processed: ProcessedEvent): string | null;
+  stats(): TraceSinkStats;
+  /** Exports what is queued now (tests, shutdown). Deliberately not the EventSink `flush`: spans never hold up a commit. */
+  forceFlush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Hands the SDK a chosen trace id for root spans (derived ids), random ids otherwise. */
+class PresetTraceIdGenerator implements IdGenerator {
+  next: string | null = null;
+  private readonly random = new RandomIdGenerator();
+  generateTraceId(): string {
+    const id = this.next;
+    this.next = null;
+    return id ?? this.random.generateTraceId();
+  }
+  generateSpanId(): string {
+    return this.random.generateSpanId();
+  }
+}
+
+export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
+  const env = options.env ?? process.env;
+  const disabled =
+    options.exporter === undefined &&
+    ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true' ||
+      (env.OTEL_TRACES_EXPORTER ?? '').trim().toLowerCase() === 'none');
+  const identity = options.identity ?? createSpanIdentityResolver({ successSampleRatio: options.successSampleRatio ?? 1 });
+  const maxQueueSize = options.maxQueueSize ?? getNumberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE') ?? 8192;
+  const maxExportBatchSize = Math.min(
+    maxQueueSize,
+    Math.max(Math.ceil(maxQueueSize / 16), options.maxExportBatchSize ?? getNumberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512),
+  );
+  const scheduledDelayMillis = options.scheduledDelayMillis ?? getNumberFromEnv('OTEL_BSP_SCHEDULE_DELAY') ?? 1000;
+  const exportTimeoutMillis = options.exportTimeoutMillis ?? getNumberFromEnv('OTEL_BSP_EXPORT_TIMEOUT') ?? 30_000;
+
+  let started = 0;
+  let exported = 0;
+  let droppedQueueFull = 0;
+  let droppedExportFailed = 0;
+  let sampledOut = 0;
+  let inFlight = 0;
+
+  let exportedSlot: CounterSlot | null = null;
+  let queueFullSlot: CounterSlot | null = null;
+  let exportFailedSlot: CounterSlot | null = null;
+  if (options.registry !== undefined) {
+    const exportedFamily = new CounterFamily({
+      name: 'paysignal_spans_exported_total',
+      help: 'Call spans the OTLP receiver accepted.',
+      labelNames: ['exporter'],
+    });
+    const droppedFamily = new CounterFamily({
+      name: 'paysignal_spans_dropped_total',
+      help: 'Call spans dropped: queue_full (the export queue was full because the receiver is slow or down) or export_failed (the receiver did not take the batch). Events are never dropped for spans.',
+      labelNames: ['reason'],
+    });
+    register(options.registry, exportedFamily);
+    register(options.registry, droppedFamily);
+    exportedSlot = exportedFamily.series('otlp');
+    queueFullSlot = droppedFamily.series('queue_full');
+    exportFailedSlot = droppedFamily.series('export_failed');
+  }
+
+  const inner: SpanExporter = options.exporter ?? new OTLPTraceExporter(options.otlp ?? {});
+  const counting: SpanExporter = {
+    export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+      const n = spans.length;
+      let settled = false;
+      const finish = (result: ExportResult): void => {
+        if (settled) return;
+        settled = true;
+        inFlight -= n;
+        if (result.code === ExportResultCode.SUCCESS) {
+          exported += n;
+          if (exportedSlot !== null) exportedSlot.value += n;
+        } else {
+          droppedExportFailed += n;
+          if (exportFailedSlot !== null) exportFailedSlot.value += n;
+        }
+        done(result);
+      };
+      try {
+        inner.export(spans, finish);
+      } catch (error) {
+        finish({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+  };
+
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (envDetector) win over these defaults.
+  const serviceName = options.serviceName ?? 'paysignal';
+  const resource = defaultResource()
+    .merge(
+      resourceFromAttributes({
+        'service.name': serviceName,
+        ...(options.serviceVersion !== undefined ? { 'service.version': options.serviceVersion } : {}),
+      }),
+    )
+    .merge(detectResources({ detectors: [envDetector] }));
+  const ids = new PresetTraceIdGenerator();
+  const processor = new BatchSpanProcessor(counting, { maxQueueSize, maxExportBatchSize, scheduledDelayMillis, exportTimeoutMillis });
+  const provider = new BasicTracerProvider({
+    resource,
+    sampler: new AlwaysOnSampler(),
+    idGenerator: ids,
+    spanProcessors: [processor],
+  });
+  const tracer = provider.getTracer('paysignal', options.serviceVersion);
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+  let closed = false;
+
+  function parentContext(traceId: string, parentSpanId: string): Context {
+    return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  }
+
+  return {
+    name: 'traces',
+    enabled: !disabled,
+    provider,
+    identity,
+    exemplarTraceId(processed) {
+      return disabled ? null : identity.exemplarTraceId(processed);
+    },
+    stats: () => ({ started, exported, droppedQueueFull, droppedExportFailed, sampledOut, inFlight }),
+
+    onEvent(processed: ProcessedEvent): void {
+      if (disabled || closed) return;
+      const id = identity.resolve(processed);
+      if (!id.sampled) {
+        sampledOut++;
+        return;
+      }
+      if (inFlight >= maxQueueSize) {
+        droppedQueueFull++;
+        if (queueFullSlot !== null) queueFullSlot.value += 1;
+        return;
+      }
+      const { event, classification: c, correlation } = processed;
+      const operation = c.operation ?? 'unknown';
+      const endMs = event.timestampMs;
+      const durationMs = event.durationMs !== null && event.durationMs > 0 && Number.isFinite(event.durationMs) ? event.durationMs : 0;
+      const attributes: Attributes = {
+        'payment.provider': c.provider,
+        'payment.operation': operation,
+      };
+      if (event.method !== null) attributes['http.request.method'] = event.method.toUpperCase();
+      if (c.statusCode !== null) attributes['http.response.status_code'] = c.statusCode;
+      if (event.route !== null) attributes['url.template'] = event.route;
+      const correlationId = c.correlationId ?? event.correlationId;
+      if (correlationId !== null) attributes['payment.correlation_id'] = correlationId;
+      const attempt = correlation?.attemptNumber ?? event.attempt;
+      if (attempt !== null && attempt !== undefined) attributes['payment.attempt'] = attempt;
+      if (event.merchantId !== null) attributes['payment.merchant_id'] = event.merchantId;
+      if (event.environment !== null) attributes['deployment.environment.name'] = event.environment;
+      if (correlation !== null) {
+        if (correlation.isRetry) attributes['payment.retry.is_retry'] = true;
+        if (correlation.isStorm) attributes['payment.retry.storm'] = true;
+        if (correlation.violationOf !== null) {
+          attributes['payment.retry.violation'] = true;
+          attributes['payment.retry.violation_of'] = correlation.violationOf.retry;
+        }
+      }
+      const isError = c.outcome === 'error';
+      if (isError) {
+        const errorType = c.code ?? event.networkError ?? (c.statusCode !== null ? String(c.statusCode) : '_OTHER');
+        attributes['error.type'] = errorType;
+        if (c.code !== null) attributes['payment.error.code'] = c.code;
+        if (c.category !== null) attributes['payment.error.category'] = c.category;
+        if (c.retry !== null) attributes['payment.error.retry'] = c.retry;
+        if (c.field !== null) attributes['payment.error.field'] = c.field;
+        if (c.owner !== null) attributes['payment.error.owner'] = c.owner;
+        attributes['payment.error.known'] = c.known;
+      }
+
+      let ctx: Context = ROOT_CONTEXT;
+      if (id.parentSpanId !== null) ctx = parentContext(id.traceId, id.parentSpanId);
+      else ids.next = id.traceId;
+      const span = tracer.startSpan(`${c.provider} ${operation}`, { kind: SpanKind.CLIENT, startTime: millisToHrTime(endMs - durationMs), attributes }, ctx);
+      ids.next = null;
+      if (isError) span.setStatus({ code: SpanStatusCode.ERROR, message: c.code ?? c.category ?? 'error' });
+      started++;
+      inFlight++;
+      span.end(millisToHrTime(endMs));
+    },
+
+    forceFlush: () => provider.forceFlush(),
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, shutdownTimeoutMs);
+        timer.unref();
+      });
+      try {
+        await Promise.race([provider.shutdown().catch(() => undefined), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// The correlation tracker (DESIGN section 5): attempts, retries, storms and retry violations per key.
+import { describe, expect, it } from 'vitest';
+import { createCorrelationTracker } from '../../src/classify/correlation.ts';
+import { NON_RETRYABLE, RETRY_DECISIONS } from '../../src/classify/taxonomy.ts';
+import type { PaymentCallEvent } from '../../src/events/event.ts';
+import { BAD_VALUE, classification, event, MERCHANT_INACTIVE, RESOURCE_LOCKED, T0, type ErrorSpec } from './fixtures.ts';
+
+const MINUTE = 60_000;
+
+function call(tracker: ReturnType<typeof createCorrelationTracker>, e: PaymentCallEvent, error: ErrorSpec | null = null) {
+  return tracker.observe(e, classification(e, error));
+}
+
+describe('correlation tracker', () => {
+  it('numbers attempts under one idempotency key and marks every later one as a retry', () => {
+    const tracker = createCorrelationTracker();
+    const first = call(tracker, event({ idempotencyKey: 'idem-1', statusCode: 500, timestampMs: T0 }), { code: 'internal_error', category: 'provider_error', retry: 'retry_same_key_later' });
+    const second = call(tracker, event({ idempotencyKey: 'idem-1', statusCode: 201, timestampMs: T0 + 1000 }));
+    expect(first).toEqual({ key: 'idem-1', attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null });
+    expect(second).toEqual({ key: 'idem-1', attemptNumber: 2, isRetry: true, isStorm: false, violationOf: null });
+  });
+
+  it('a call with neither idempotency key nor correlation id stands alone (its own attempt field counts)', () => {
+    const tracker = createCorrelationTracker();
+    expect(call(tracker, event())).toEqual({ key: null, attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null });
+    expect(call(tracker, event({ attempt: 3 }))).toMatchObject({ key: null, attemptNumber: 3, isRetry: true });
+    expect(tracker.size).toBe(0);
+  });
+
+  it('prefers the idempotency key over correlation ids, which providers like Kustom make unique per request', () => {
+    const tracker = createCorrelationTracker();
+    const a = event({ idempotencyKey: 'idem-2', correlationId: 'per-request-a', statusCode: 403 });
+    const b = event({ idempotencyKey: 'idem-2', correlationId: 'per-request-b', statusCode: 403, timestampMs: T0 + 5000 });
+    call(tracker, a, MERCHANT_INACTIVE);
+    expect(call(tracker, b, MERCHANT_INACTIVE)).toMatchObject({ key: 'idem-2', attemptNumber: 2, isRetry: true });
+  });
+
+  it('falls back to the correlation id when there is no idempotency key', () => {
+    const tracker = createCorrelationTracker();
+    call(tracker, event({ correlationId: 'pay-9', statusCode: 500 }), { code: null, category: 'provider_error', retry: 'retry_with_backoff' });
+    expect(call(tracker, event({ correlationId: 'pay-9', timestampMs: T0 + 1 }))).toMatchObject({ key: 'pay-9', attemptNumber: 2, isRetry: true });
+  });
+
+  it('counts attempts per operation: create_session then create_order under one payment id is not a retry', () => {
+    const tracker = createCorrelationTracker();
+    call(tracker, event({ correlationId: 'pay-1', operation: 'create_session' }));
+    expect(call(tracker, event({ correlationId: 'pay-1', operation: 'create_order', timestampMs: T0 + 1 }))).toMatchObject({ attemptNumber: 1, isRetry: false });
+  });
+
+  it('flags a retry storm once one operation has more attempts than the threshold', () => {
+    const tracker = createCorrelationTracker({ stormThreshold: 3 });
+    const facts = [1, 2, 3, 4, 5].map((i) =>
+      call(tracker, event({ idempotencyKey: 'storm', statusCode: 429, timestampMs: T0 + i * 1000 }), { code: null, category: 'rate_limit', retry: 'retry_with_backoff' }),
+    );
+    expect(facts.map((f) => f.isStorm)).toEqual([false, false, false, true, true]);
+    expect(facts.map((f) => f.attemptNumber)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('MERCHANT_INACTIVE (contact_provider) then a retry with the same key is a retry violation', () => {
+    const tracker = createCorrelationTracker();
+    call(tracker, event({ provider: 'kustom', idempotencyKey: 'k-1', statusCode: 403 }), MERCHANT_INACTIVE);
+    const retry = call(tracker, event({ provider: 'kustom', idempotencyKey: 'k-1', statusCode: 403, timestampMs: T0 + 2000 }), MERCHANT_INACTIVE);
+    expect(retry.violationOf).toEqual({ code: 'MERCHANT_INACTIVE', retry: 'contact_provider' });
+  });
+
+  it('resource_locked (retry_same_key_later) then a retry with the same key is what the provider asks for: no violation', () => {
+    const tracker = createCorrelationTracker();
+    call(tracker, event({ provider: 'mercadopago', idempotencyKey: 'm-1', statusCode: 423 }), RESOURCE_LOCKED);
+    const retry = call(tracker, event({ provider: 'mercadopago', idempotencyKey: 'm-1', statusCode: 201, timestampMs: T0 + 2000 }));
+    expect(retry).toMatchObject({ isRetry: true, violationOf: null });
+  });
+
+  it.each(RETRY_DECISIONS.map((d) => [d, NON_RETRYABLE.has(d)] as const))('after a %s decision, a new attempt is a violation: %s', (decision, violates) => {
+    const tracker = createCorrelationTracker();
+    call(tracker, event({ idempotencyKey: 'd', statusCode: 400 }), { code: 'X', category: 'validation', retry: decision });
+    const next = call(tracker, event({ idempotencyKey: 'd', statusCode: 400, timestampMs: T0 + 1 }), { code: 'X', category: 'validation', retry: decision });
+    expect(next.violationOf !== null).toBe(violates);
+  });
+
+  it('a success clears the last decision: the attempt after it is no violation', () => {
+    const tracker = createCorrelationTracker();
+    call(tracker, event({ idempotencyKey: 's', statusCode: 400 }), BAD_VALUE);
+    expect(call(tracker, event({ idempotencyKey: 's', timestampMs: T0 + 1 })).violationOf).toEqual({ code: 'BAD_VALUE', retry: 'fix_and_resubmit' });
+    expect(call(tracker, event({ idempotencyKey: 's', timestampMs: T0 + 2 })).violationOf).toBeNull();
+  });
+
+  it('the same log event delivered twice is not a second attempt', () => {
+    const tracker = createCorrelationTracker();
+    const e = event({ idempotencyKey: 'dup', statusCode: 403 });
+    call(tracker, e, MERCHANT_INACTIVE);
+    expect(call(tracker, e, MERCHANT_INACTIVE)).toMatchObject({ attemptNumber: 1, isRetry: false, violationOf: null });
+  });
+
+  it('expires keys by event time: an attempt after the TTL starts over, however fast events are processed', () => {
+    const tracker = createCorrelationTracker({ ttlMs: 10 * MINUTE, now: () => T0 + 60 * MINUTE });
+    call(tracker, event({ idempotencyKey: 'ttl', statusCode: 403 }), MERCHANT_INACTIVE);
+    expect(call(tracker, event({ idempotencyKey: 'ttl', statusCode: 403, timestampMs: T0 + 9 * MINUTE }), MERCHANT_INACTIVE)).toMatchObject({ attemptNumber: 2 });
+    // 11 minutes after the newest attempt (T0 + 9 min): expired.
+    expect(call(tracker, event({ idempotencyKey: 'ttl', statusCode: 403, timestampMs: T0 + 20 * MINUTE }), MERCHANT_INACTIVE)).toEqual({
+      key: 'ttl',
+      attemptNumber: 1,
+      isRetry: false,
+      isStorm: false,
+      violationOf: null,
+    });
+  });
+
+  it('one event stamped far in the future cannot expire everything (the clock stops at wall clock + skew)', () => {
+    const tracker = createCorrelationTracker({ ttlMs: 10 * MINUTE, now: () => T0, maxClockSkewMs: MINUTE });
+    call(tracker, event({ idempotencyKey: 'a' }));
+    call(tracker, event({ idempotencyKey: 'future', timestampMs: T0 + 365 * 24 * 60 * MINUTE }));
+    expect(call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 1 }))).toMatchObject({ attemptNumber: 2 });
+  });
+
+  it('holds at most maxKeys keys, evicting the least recently used', () => {
+    const tracker = createCorrelationTracker({ maxKeys: 3 });
+    for (const k of ['a', 'b', 'c']) call(tracker, event({ idempotencyKey: k }));
+    call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 1 })); // a is now the most recent
+    call(tracker, event({ idempotencyKey: 'd', timestampMs: T0 + 2 })); // evicts b
+    expect(tracker.size).toBe(3);
+    expect(tracker.evictions).toBe(1);
+    expect(call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 3 }))).toMatchObject({ attemptNumber: 3 });
+    expect(call(tracker, event({ idempotencyKey: 'b', timestampMs: T0 + 4 }))).toMatchObject({ attemptNumber: 1 });
+  });
+
+  it('stays bounded under a flood of distinct keys', () => {
+    const tracker = createCorrelationTracker({ maxKeys: 1000 });
+    for (let i = 0; i < 50_000; i++) call(tracker, event({ idempotencyKey: `flood-${i}`, timestampMs: T0 + i }));
+    expect(tracker.size).toBe(1000);
+    expect(tracker.evictions).toBe(49_000);
+  });
+});
