@@ -20,9 +20,10 @@ const SYSTEM_NEEDS = {
   prometheus: { probe: ['prometheus', 'promtool'], pkg: 'prometheus', why: 'real Prometheus and promtool in integration tests' },
   alertmanager: { probe: ['prometheus-alertmanager'], pkg: 'prometheus-alertmanager', why: 'real Alertmanager in integration tests' },
   mtail: { probe: ['mtail'], pkg: 'mtail', why: 'peer in the classify benchmark' },
+  chromium: { probe: ['chromium'], pkg: 'chromium', why: 'headless browser that opens the HTML weekly report in tests' },
 };
 const PROFILES = {
-  test: ['cc', 'pkgconfig', 'librdkafka', 'prometheus', 'alertmanager'],
+  test: ['cc', 'pkgconfig', 'librdkafka', 'prometheus', 'alertmanager', 'chromium'],
   demo: ['cc', 'pkgconfig', 'librdkafka'],
   bench: ['cc', 'pkgconfig', 'librdkafka', 'prometheus', 'alertmanager', 'mtail'],
   npm: [],

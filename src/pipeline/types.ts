@@ -24,7 +24,10 @@ export type RejectionReason =
 
 /** Facts the correlation tracker derives for one call (DESIGN section 5). */
 export interface CorrelationFacts {
-  /** The id attempts are tied by: correlation id, else idempotency key; null when the call has neither. */
+  /**
+   * The id attempts are tied by: idempotency key, else correlation id (some providers, e.g. Kustom,
+   * issue a new correlation id per request); null when the call has neither.
+   */
   readonly key: string | null;
   /** 1 for the first attempt seen under this key. */
   readonly attemptNumber: number;
