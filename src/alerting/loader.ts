@@ -1,0 +1,590 @@
+// Loads RuleSet files: YAML with positions, the JSON Schema (ajv), then checks the schema cannot
+// express (duration grammar, multiples of the interval, window vs lookback, labels per signal,
+// portable regexes, templates). Every problem names the file, line, column and path of the value
+// and carries a stable code, so scripts and people can act on it.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { formatDuration, parseDuration } from './duration.ts';
+import { regexProblem } from './selector.ts';
+import { parseTemplate } from './template.ts';
+import {
+  LABEL_NAMES,
+  SIGNAL_LABELS,
+  type Baseline,
+  type BurnWindow,
+  type LabelMatcher,
+  type LabelName,
+  type Rule,
+  type RuleKind,
+  type RuleSet,
+  type Signal,
+} from './types.ts';
+
+const require = createRequire(import.meta.url);
+const SCHEMA = require('./ruleset.schema.json') as object;
+
+/** Stable problem codes (documented in rules/README.md). */
+export const RULE_ERROR_CODES = [
+  'E_IO',
+  'E_YAML_SYNTAX',
+  'E_API_VERSION',
+  'E_SCHEMA',
+  'E_UNKNOWN_KIND',
+  'E_MISSING_FIELD',
+  'E_UNKNOWN_FIELD',
+  'E_DURATION',
+  'E_NOT_MULTIPLE_OF_INTERVAL',
+  'E_WINDOW_EXCEEDS_LOOKBACK',
+  'E_WINDOW_ORDER',
+  'E_ZSCORE_WINDOWS',
+  'E_MISSING_SELECTOR',
+  'E_SELECTOR',
+  'E_LABEL',
+  'E_REGEX',
+  'E_TEMPLATE',
+  'E_DUPLICATE_RULE',
+  'E_NO_RULE_FILES',
+] as const;
+export type RuleErrorCode = (typeof RULE_ERROR_CODES)[number];
+
+export interface RuleProblem {
+  readonly code: RuleErrorCode;
+  readonly file: string;
+  /** 1-based; absent when the problem is about the whole file. */
+  readonly line?: number;
+  readonly column?: number;
+  /** Path of the value, e.g. `rules[0].baseline.lookback`; empty for the whole file. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** `file:line:col: CODE path: message` — one line per problem, like compilers print. */
+export function formatProblem(p: RuleProblem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}${p.column === undefined ? '' : `:${p.column}`}`;
+  return `${where}: ${p.code} ${p.path === '' ? '' : `${p.path}: `}${p.message}`;
+}
+
+export class RuleLoadError extends Error {
+  readonly problems: readonly RuleProblem[];
+  constructor(problems: readonly RuleProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'RuleLoadError';
+    this.problems = problems;
+  }
+}
+
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, discriminator: true, allowUnionTypes: true });
+const validateSchema = ajv.compile(SCHEMA);
+
+type Segment = string | number;
+
+function pathText(segments: readonly Segment[]): string {
+  let out = '';
+  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out;
+}
+
+function pointerSegments(pointer: string): Segment[] {
+  if (pointer === '') return [];
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+class Locator {
+  readonly file: string;
+  private readonly doc: Document;
+  private readonly lines: LineCounter;
+  constructor(file: string, doc: Document, lines: LineCounter) {
+    this.file = file;
+    this.doc = doc;
+    this.lines = lines;
+  }
+  /** Line and column of the value at `segments`, or of its closest existing parent. */
+  at(segments: readonly Segment[]): { line?: number; column?: number } {
+    for (let n = segments.length; n >= 0; n--) {
+      const node = this.doc.getIn(segments.slice(0, n), true);
+      if (isNode(node) && node.range) {
+        const pos = this.lines.linePos(node.range[0]);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+    return {};
+  }
+  problem(code: RuleErrorCode, segments: readonly Segment[], message: string): RuleProblem {
+    return { code, file: this.file, path: pathText(segments), message, ...this.at(segments) };
+  }
+}
+
+/** Turns ajv's errors into few, precise problems. */
+function schemaProblems(errors: readonly ErrorObject[], loc: Locator, data: unknown): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const seen = new Set<string>();
+  const push = (p: RuleProblem): void => {
+    const key = `${p.code}|${p.path}|${p.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(p);
+    }
+  };
+  // A matcher failing its oneOf produces one error per branch; report the matcher once.
+  const matcherPaths = new Set<string>();
+  for (const e of errors) {
+    const m = /^(\/rules\/\d+\/selector\/[a-z]+)(\/|$)/.exec(e.instancePath);
+    if (m !== null && e.keyword !== 'additionalProperties') matcherPaths.add(m[1] as string);
+  }
+  const ruleKinds = new Map<string, unknown>();
+  for (const e of errors) {
+    const segs = pointerSegments(e.instancePath);
+    if (segs[0] === 'rules' && typeof segs[1] === 'number') {
+      const rule = (data as { rules?: unknown[] }).rules?.[segs[1]];
+      if (rule !== null && typeof rule === 'object') ruleKinds.set(`/rules/${segs[1]}`, (rule as { kind?: unknown }).kind);
+    }
+  }
+  for (const e of errors) {
+    const segs = pointerSegments(e.instancePath);
+    const underMatcher = [...matcherPaths].find((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`));
+    if (underMatcher !== undefined) {
+      const label = pointerSegments(underMatcher).at(-1);
+      push(
+        loc.problem(
+          'E_SELECTOR',
+          pointerSegments(underMatcher),
+          `selector.${String(label)} must be a non-empty string, a list of strings, or an object with exactly one of regex, not, not_regex`,
+        ),
+      );
+      continue;
+    }
+    // Unknown rule kind: the discriminator and the enum both complain; say it once.
+    if ((e.keyword === 'discriminator' || e.keyword === 'enum') && (e.instancePath.endsWith('/kind') || e.keyword === 'discriminator')) {
+      const rulePath = e.keyword === 'discriminator' ? e.instancePath : e.instancePath.replace(/\/kind$/, '');
+      if (/^\/rules\/\d+$/.test(rulePath)) {
+        const kind = ruleKinds.get(rulePath);
+        if (kind === undefined) continue; // the `required` error says it
+        push(
+          loc.problem(
+            'E_UNKNOWN_KIND',
+            [...pointerSegments(rulePath), 'kind'],
+            `unknown rule kind ${JSON.stringify(kind)}; expected one of threshold, spike, error_ratio, new_error_code, absence`,
+          ),
+        );
+        continue;
+      }
+      if (e.keyword === 'discriminator' && rulePath.endsWith('/baseline')) {
+        const method = (e.params as { tagValue?: unknown }).tagValue;
+        if (method === undefined) continue;
+        push(loc.problem('E_SCHEMA', [...pointerSegments(rulePath), 'method'], `unknown baseline method ${JSON.stringify(method)}; expected trailing, same_time_last_week or zscore`));
+        continue;
+      }
+    }
+    // The discriminator error names the unknown method; the enum error would repeat it.
+    if (e.keyword === 'enum' && /\/baseline\/method$/.test(e.instancePath)) continue;
+    if (e.instancePath === '' && e.keyword === 'type') {
+      push(loc.problem('E_SCHEMA', [], 'the file must hold one RuleSet mapping: apiVersion, kind, metadata, rules'));
+      continue;
+    }
+    if (e.keyword === 'required') {
+      const missing = (e.params as { missingProperty: string }).missingProperty;
+      push(loc.problem('E_MISSING_FIELD', [...segs, missing], `required field "${missing}" is missing`));
+      continue;
+    }
+    if (e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties') {
+      const extra =
+        (e.params as { additionalProperty?: string; unevaluatedProperty?: string }).additionalProperty ??
+        (e.params as { unevaluatedProperty?: string }).unevaluatedProperty ??
+        '?';
+      push(loc.problem('E_UNKNOWN_FIELD', [...segs, extra], `unknown field "${extra}"`));
+      continue;
+    }
+    if (e.schemaPath.includes('/$defs/duration/')) {
+      push(loc.problem('E_DURATION', segs, `${JSON.stringify(valueAt(data, segs))} is not a duration; use e.g. 30s, 5m, 1h30m, 7d`));
+      continue;
+    }
+    if (e.keyword === 'const' && (e.instancePath === '/apiVersion' || e.instancePath === '/kind')) {
+      const want = (e.params as { allowedValue: unknown }).allowedValue;
+      push(loc.problem('E_API_VERSION', segs, `must be ${JSON.stringify(want)}, got ${JSON.stringify(valueAt(data, segs))}`));
+      continue;
+    }
+    if (e.keyword === 'oneOf' || e.keyword === 'discriminator' || e.keyword === 'if') continue;
+    if (e.keyword === 'enum') {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ');
+      push(loc.problem('E_SCHEMA', segs, `must be one of ${allowed}, got ${JSON.stringify(valueAt(data, segs))}`));
+      continue;
+    }
+    push(loc.problem('E_SCHEMA', segs, e.message ?? 'is invalid'));
+  }
+  return out;
+}
+
+function valueAt(data: unknown, segs: readonly Segment[]): unknown {
+  let v: unknown = data;
+  for (const s of segs) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[s];
+  }
+  return v;
+}
+
+// ---- raw shapes (valid against the schema) ----
+
+type RawMatcher = string | string[] | { regex?: string; not_regex?: string; not?: string | string[] };
+interface RawCommon {
+  signal?: Signal;
+  group_by?: LabelName[];
+  window?: string;
+  for?: string;
+  keep_firing_for?: string;
+  min_events?: number;
+  severity?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface RawRule extends RawCommon {
+  name: string;
+  kind: RuleKind;
+  description?: string;
+  selector?: Partial<Record<LabelName, RawMatcher>>;
+  threshold?: { op?: '>' | '>=' | '<' | '<='; value: number };
+  baseline?: { method: 'trailing' | 'same_time_last_week' | 'zscore'; lookback?: string; factor?: number; weeks?: number; z?: number };
+  objective?: number;
+  windows?: { long: string; short: string; factor: number }[];
+  lookback?: string;
+}
+interface RawRuleSet {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; description?: string };
+  interval?: string;
+  defaults?: RawCommon;
+  rules: RawRule[];
+}
+
+const DEFAULT_BURN_WINDOWS = [
+  { long: '1h', short: '5m', factor: 14.4 },
+  { long: '6h', short: '30m', factor: 6 },
+];
+
+function defaultSignal(kind: RuleKind, selector: RawRule['selector']): Signal {
+  if (kind === 'absence') return 'calls';
+  if (selector?.outcome !== undefined) return 'calls';
+  return 'errors';
+}
+
+function defaultGroupBy(kind: RuleKind): LabelName[] {
+  return kind === 'new_error_code' ? ['provider', 'code'] : ['provider'];
+}
+
+function parseMatcher(label: LabelName, raw: RawMatcher): LabelMatcher {
+  if (typeof raw === 'string') return { label, op: 'eq', values: [raw], pattern: null };
+  if (Array.isArray(raw)) return { label, op: raw.length === 1 ? 'eq' : 'in', values: [...raw], pattern: null };
+  if (raw.regex !== undefined) return { label, op: 're', values: [], pattern: raw.regex };
+  if (raw.not_regex !== undefined) return { label, op: 'nre', values: [], pattern: raw.not_regex };
+  const not = raw.not ?? [];
+  const values = typeof not === 'string' ? [not] : not;
+  return { label, op: values.length === 1 ? 'neq' : 'nin', values: [...values], pattern: null };
+}
+
+/** Checks and normalises one schema-valid rule set; problems are pushed, never thrown. */
+function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): RuleSet {
+  const file = loc.file;
+  const dur = (segs: Segment[], text: string | undefined, fallback: number | null): number | null => {
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (ms === null) {
+      problems.push(loc.problem('E_DURATION', segs, `${JSON.stringify(text)} is not a duration; units go from large to small without repeats (e.g. 1h30m), one of ms, s, m, h, d, w, y`));
+      return null;
+    }
+    return ms;
+  };
+  const intervalMs = dur(['interval'], raw.interval, 60_000) ?? 60_000;
+  if (intervalMs < 1000 || intervalMs % 1000 !== 0) {
+    problems.push(loc.problem('E_DURATION', ['interval'], 'interval must be a whole number of seconds, at least 1s'));
+  }
+  const d = raw.defaults ?? {};
+  const rules: Rule[] = [];
+  const names = new Map<string, number>();
+  raw.rules.forEach((r, i) => {
+    const at = (...segs: Segment[]): Segment[] => ['rules', i, ...segs];
+    // Where a merged value came from: the rule, else the defaults block.
+    const from = (key: keyof RawCommon): Segment[] => (r[key] !== undefined ? at(key) : ['defaults', key]);
+    const before = problems.length;
+    const prior = names.get(r.name);
+    if (prior !== undefined) {
+      problems.push(loc.problem('E_DUPLICATE_RULE', at('name'), `rule name "${r.name}" is already used by rules[${prior}]`));
+    }
+    names.set(r.name, i);
+
+    const signal = r.signal ?? d.signal ?? defaultSignal(r.kind, r.selector);
+    const groupBy = r.group_by ?? d.group_by ?? defaultGroupBy(r.kind);
+    const windowText = r.window ?? d.window;
+    let windowMs = dur(from('window'), windowText, null);
+    const forMs = dur(from('for'), r.for ?? d.for, 0);
+    const keepMs = dur(from('keep_firing_for'), r.keep_firing_for ?? d.keep_firing_for, 0);
+    const minEvents = r.min_events ?? d.min_events ?? 1;
+    const severity = r.severity ?? d.severity ?? 'warning';
+    const labels = { ...(d.labels ?? {}), ...(r.labels ?? {}) };
+    const annotations = { ...(d.annotations ?? {}), ...(r.annotations ?? {}) };
+
+    if (r.kind === 'error_ratio') {
+      if (r.window !== undefined) {
+        problems.push(loc.problem('E_UNKNOWN_FIELD', at('window'), 'error_ratio takes its windows from windows[].long and windows[].short, not window'));
+      }
+      windowMs = 0;
+    } else if (windowText === undefined) {
+      problems.push(loc.problem('E_MISSING_FIELD', at('window'), `rule "${r.name}" (${r.kind}) needs a window (in the rule or in defaults)`));
+    }
+
+    // Labels must exist on the counter the rule reads.
+    const allowed: readonly LabelName[] = r.kind === 'error_ratio' ? SIGNAL_LABELS.errors : SIGNAL_LABELS[signal];
+    if (r.kind === 'error_ratio' && r.signal !== undefined && r.signal !== 'errors') {
+      problems.push(loc.problem('E_LABEL', at('signal'), 'error_ratio divides errors by calls; signal must be errors (or left out)'));
+    }
+    const selector: LabelMatcher[] = [];
+    for (const label of LABEL_NAMES) {
+      const m = r.selector?.[label];
+      if (m === undefined) continue;
+      if (!allowed.includes(label)) {
+        problems.push(loc.problem('E_LABEL', at('selector', label), `label "${label}" does not exist on ${signal === 'calls' ? 'calls' : signal === 'errors' ? 'errors' : 'retry violations'} (labels: ${allowed.join(', ')})`));
+        continue;
+      }
+      const matcher = parseMatcher(label, m);
+      if (matcher.pattern !== null) {
+        const why = regexProblem(matcher.pattern);
+        if (why !== null) problems.push(loc.problem('E_REGEX', at('selector', label, matcher.op === 're' ? 'regex' : 'not_regex'), `regex ${JSON.stringify(matcher.pattern)} ${why}`));
+      }
+      selector.push(matcher);
+    }
+    const groupAllowed: readonly LabelName[] = r.kind === 'error_ratio' ? ['provider', 'operation'] : allowed;
+    groupBy.forEach((g, gi) => {
+      if (!groupAllowed.includes(g)) {
+        const segs = r.group_by !== undefined ? at('group_by', gi) : ['defaults', 'group_by', gi];
+        problems.push(loc.problem('E_LABEL', segs, `rule "${r.name}" cannot group by "${g}": ${r.kind === 'error_ratio' ? 'error_ratio groups by provider and/or operation (the labels errors and calls share)' : `the ${signal} signal has labels ${allowed.join(', ')}`}`));
+      }
+    });
+    // Counting every error (or call) for a spike or threshold is almost always a mistake; retry
+    // violations are specific enough by themselves.
+    if ((r.kind === 'spike' || r.kind === 'threshold') && signal !== 'retry_violations' && selector.length === 0 && r.selector === undefined) {
+      problems.push(loc.problem('E_MISSING_SELECTOR', at(), `rule "${r.name}" (${r.kind}) needs a selector saying which events it counts, e.g. selector: { code: MERCHANT_INACTIVE }`));
+    }
+    if (r.kind === 'new_error_code' && !groupBy.includes('code')) {
+      problems.push(loc.problem('E_LABEL', r.group_by !== undefined ? at('group_by') : at(), `new_error_code must group by code`));
+    }
+
+    for (const [key, text] of Object.entries(annotations)) {
+      const parsed = parseTemplate(text, groupBy);
+      if (typeof parsed === 'string') {
+        problems.push(loc.problem('E_TEMPLATE', r.annotations?.[key] !== undefined ? at('annotations', key) : ['defaults', 'annotations', key], parsed));
+      }
+    }
+    for (const [key, text] of Object.entries(labels)) {
+      if (text.includes('{{')) problems.push(loc.problem('E_TEMPLATE', r.labels?.[key] !== undefined ? at('labels', key) : ['defaults', 'labels', key], 'labels are static; templates are allowed in annotations only'));
+    }
+    for (const key of ['alertname', 'severity', ...groupBy]) {
+      if (key in labels) problems.push(loc.problem('E_LABEL', r.labels?.[key] !== undefined ? at('labels', key) : ['defaults', 'labels', key], `label "${key}" is set by paysignal and cannot be overridden`));
+    }
+
+    const multiple = (segs: Segment[], ms: number | null, what: string): void => {
+      if (ms !== null && ms % intervalMs !== 0) {
+        problems.push(loc.problem('E_NOT_MULTIPLE_OF_INTERVAL', segs, `${what} ${formatDuration(ms)} is not a multiple of the rule set's interval ${formatDuration(intervalMs)}`));
+      }
+    };
+    if (r.kind !== 'error_ratio') {
+      multiple(from('window'), windowMs, 'window');
+      if (windowMs === 0) problems.push(loc.problem('E_DURATION', from('window'), 'window must be longer than 0'));
+    }
+    multiple(from('for'), forMs, 'for');
+    multiple(from('keep_firing_for'), keepMs, 'keep_firing_for');
+
+    const base = {
+      name: r.name,
+      description: r.description ?? null,
+      signal: r.kind === 'error_ratio' ? ('errors' as const) : signal,
+      selector,
+      groupBy: [...groupBy],
+      windowMs: windowMs ?? 0,
+      forMs: forMs ?? 0,
+      keepFiringForMs: keepMs ?? 0,
+      minEvents,
+      severity,
+      labels,
+      annotations,
+      intervalMs,
+      ruleSet: raw.metadata.name,
+      file,
+      fingerprint: '',
+    };
+    const w = windowMs ?? 0;
+    let rule: Rule | null = null;
+    switch (r.kind) {
+      case 'threshold': {
+        const t = r.threshold as { op?: '>' | '>=' | '<' | '<='; value: number };
+        rule = { ...base, kind: 'threshold', op: t.op ?? '>', value: t.value };
+        break;
+      }
+      case 'spike': {
+        const b = r.baseline as NonNullable<RawRule['baseline']>;
+        let baseline: Baseline;
+        if (b.method === 'same_time_last_week') {
+          baseline = { method: 'same_time_last_week', weeks: b.weeks ?? 1, factor: b.factor as number };
+          if (w > 24 * 3600_000) problems.push(loc.problem('E_WINDOW_EXCEEDS_LOOKBACK', from('window'), `same_time_last_week compares windows of at most 1d (window is ${formatDuration(w)})`));
+        } else {
+          const lookbackMs = dur(at('baseline', 'lookback'), b.lookback, null) ?? 0;
+          multiple(at('baseline', 'lookback'), lookbackMs, 'lookback');
+          if (lookbackMs !== 0 && w > lookbackMs) {
+            problems.push(loc.problem('E_WINDOW_EXCEEDS_LOOKBACK', at('baseline', 'lookback'), `window ${formatDuration(w)} is longer than the baseline lookback ${formatDuration(lookbackMs)}; the baseline must cover at least one window`));
+          }
+          if (b.method === 'trailing') baseline = { method: 'trailing', lookbackMs, factor: b.factor as number };
+          else {
+            baseline = { method: 'zscore', lookbackMs, z: b.z as number };
+            if (w > 0 && lookbackMs >= w) {
+              const k = lookbackMs / w;
+              if (!Number.isInteger(k) || k < 2 || k > 24) {
+                problems.push(loc.problem('E_ZSCORE_WINDOWS', at('baseline', 'lookback'), `zscore compares the window with the lookback/window earlier windows; lookback ${formatDuration(lookbackMs)} must be 2 to 24 whole windows of ${formatDuration(w)}`));
+              }
+            }
+          }
+        }
+        rule = { ...base, kind: 'spike', baseline };
+        break;
+      }
+      case 'error_ratio': {
+        const windows: BurnWindow[] = [];
+        (r.windows ?? DEFAULT_BURN_WINDOWS).forEach((pair, wi) => {
+          const seg = r.windows !== undefined ? at('windows', wi) : at();
+          const longMs = dur([...seg, 'long'], pair.long, null);
+          const shortMs = dur([...seg, 'short'], pair.short, null);
+          multiple([...seg, 'long'], longMs, 'long window');
+          multiple([...seg, 'short'], shortMs, 'short window');
+          if (longMs !== null && shortMs !== null) {
+            if (shortMs >= longMs) problems.push(loc.problem('E_WINDOW_ORDER', [...seg, 'short'], `short window ${pair.short} must be shorter than long window ${pair.long}`));
+            if (shortMs === 0) problems.push(loc.problem('E_DURATION', [...seg, 'short'], 'short window must be longer than 0'));
+            windows.push({ longMs, shortMs, factor: pair.factor });
+          }
+        });
+        rule = { ...base, kind: 'error_ratio', objective: r.objective as number, windows };
+        break;
+      }
+      case 'new_error_code':
+      case 'absence': {
+        const lookbackMs = dur(at('lookback'), r.lookback, null) ?? 0;
+        multiple(at('lookback'), lookbackMs, 'lookback');
+        if (lookbackMs !== 0 && w > lookbackMs) {
+          problems.push(loc.problem('E_WINDOW_EXCEEDS_LOOKBACK', at('lookback'), `window ${formatDuration(w)} is longer than lookback ${formatDuration(lookbackMs)}`));
+        }
+        rule = { ...base, kind: r.kind, lookbackMs } as Rule;
+        break;
+      }
+    }
+    if (rule !== null && problems.length === before) {
+      const { file: _f, fingerprint: _p, ...meaning } = rule;
+      rules.push({ ...rule, fingerprint: JSON.stringify(meaning) });
+    }
+  });
+  return { name: raw.metadata.name, file, intervalMs, rules };
+}
+
+/** Parses and checks one rule file's text. */
+export function parseRuleSet(text: string, file: string): { ruleSet: RuleSet | null; problems: RuleProblem[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc = new Locator(file, doc, lines);
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e): RuleProblem => {
+      const pos = lines.linePos(e.pos[0]);
+      return {
+        code: 'E_YAML_SYNTAX',
+        file,
+        path: '',
+        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+        line: pos.line,
+        column: pos.col,
+      };
+    });
+    return { ruleSet: null, problems };
+  }
+  const data: unknown = doc.toJS();
+  if (!validateSchema(data)) {
+    return { ruleSet: null, problems: schemaProblems(validateSchema.errors ?? [], loc, data) };
+  }
+  const problems: RuleProblem[] = [];
+  const ruleSet = normalise(data as RawRuleSet, loc, problems);
+  return problems.length > 0 ? { ruleSet: null, problems } : { ruleSet, problems };
+}
+
+export async function loadRuleFile(file: string): Promise<{ ruleSet: RuleSet | null; problems: RuleProblem[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return { ruleSet: null, problems: [{ code: 'E_IO', file, path: '', message: `cannot read: ${(error as Error).message}` }] };
+  }
+  return parseRuleSet(text, file);
+}
+
+const RULE_FILE = /\.ya?ml$/;
+
+/** Rule files named by `paths`: files as given, directories' *.yaml / *.yml (not recursive), sorted. */
+export async function ruleFilesOf(paths: readonly string[]): Promise<{ files: string[]; problems: RuleProblem[] }> {
+  const files: string[] = [];
+  const problems: RuleProblem[] = [];
+  for (const p of paths) {
+    let info;
+    try {
+      info = await stat(p);
+    } catch (error) {
+      problems.push({ code: 'E_IO', file: p, path: '', message: `cannot read: ${(error as Error).message}` });
+      continue;
+    }
+    if (info.isDirectory()) {
+      const entries = (await readdir(p, { withFileTypes: true })).filter((e) => e.isFile() && RULE_FILE.test(e.name)).map((e) => join(p, e.name));
+      if (entries.length === 0) problems.push({ code: 'E_NO_RULE_FILES', file: p, path: '', message: 'directory holds no *.yaml or *.yml rule files' });
+      files.push(...entries.sort());
+    } else files.push(p);
+  }
+  return { files, problems };
+}
+
+/** Snake-case id of a rule name, used in recording rule names; must be unique too. */
+export function ruleId(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+/**
+ * Loads every rule file under `paths`. Rule names (and their recording-rule ids) must be unique over
+ * all files. Returns the rule sets only when there is no problem at all.
+ */
+export async function loadRules(paths: readonly string[]): Promise<{ ruleSets: RuleSet[]; problems: RuleProblem[] }> {
+  const { files, problems } = await ruleFilesOf(paths);
+  const ruleSets: RuleSet[] = [];
+  for (const file of files) {
+    const result = await loadRuleFile(file);
+    problems.push(...result.problems);
+    if (result.ruleSet) ruleSets.push(result.ruleSet);
+  }
+  const owners = new Map<string, string>();
+  for (const set of ruleSets) {
+    for (const rule of set.rules) {
+      const id = ruleId(rule.name);
+      const other = owners.get(id);
+      if (other !== undefined) {
+        problems.push({ code: 'E_DUPLICATE_RULE', file: set.file, path: '', message: `rule "${rule.name}" clashes with a rule of the same name (or id ${id}) in ${other}` });
+      } else owners.set(id, set.file);
+    }
+  }
+  return problems.length > 0 ? { ruleSets: [], problems } : { ruleSets, problems };
+}
+
+/** Like loadRules, but throws a RuleLoadError listing every problem. */
+export async function loadRulesOrThrow(paths: readonly string[]): Promise<RuleSet[]> {
+  const { ruleSets, problems } = await loadRules(paths);
+  if (problems.length > 0) throw new RuleLoadError(problems);
+  return ruleSets;
+}
