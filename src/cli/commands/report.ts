@@ -1,0 +1,99 @@
+// `paysignal report`: the weekly error-trend report (DESIGN section 9), from Prometheus or log files.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createClassifier } from '../../classify/classifier.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from '../../events/decode.ts';
+import { loadMapping } from '../../events/mapping.ts';
+import { PaysignalError } from '../../errors.ts';
+import { renderMarkdown } from '../../report/markdown.ts';
+import { createReport, FORMATS, render, type ReportFormat, type SourceOptions } from '../../report/report.ts';
+import { postToWebhook } from '../../report/webhook.ts';
+import { lastCompleteWeek, parseIsoWeek } from '../../report/week.ts';
+
+export const REPORT_USAGE = `Usage: paysignal report --source prometheus|logs [--week YYYY-Www|last] [options] [FILE...]
+
+The weekly error-trend report for one ISO week (UTC, Monday 00:00 to the next Monday), compared
+with the week before: calls, errors and error ratio, errors per provider and day, top movers, new
+codes, categories and retry decisions, retry violations, alerts fired, and what to fix first.
+
+Options:
+  --week YYYY-Www          the ISO week, e.g. 2026-W47; "last" (the default) is the last complete week
+  --source prometheus|logs where the numbers come from
+  --prometheus-url URL     Prometheus base URL (default $PROMETHEUS_URL, else http://127.0.0.1:9090)
+  --timeout SECONDS        per Prometheus or webhook request (default 30)
+  FILE...                  NDJSON event files for --source logs (- for standard input, .gz gunzipped)
+  --mapping NAME|FILE      field mapping for log files: native (default), ecs, otel, or a file
+  --format md|html|json    Markdown (default), one self-contained HTML file with charts, or the model
+  --out FILE               write the report to FILE ({week} is replaced by the week) instead of stdout
+  --webhook URL            also POST the Markdown as {"text": ...} (Slack/Mattermost incoming webhook)
+  --top N                  rows in top movers and what-to-fix-first (default 10)
+
+Exit status: 0 done, 1 the source or the webhook failed, 2 bad usage.`;
+
+function positiveNumber(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new PaysignalError('USAGE', `${name} must be a positive number, got "${text}"`, { field: name });
+  return n;
+}
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      week: { type: 'string' },
+      source: { type: 'string' },
+      'prometheus-url': { type: 'string' },
+      timeout: { type: 'string' },
+      mapping: { type: 'string', default: 'native' },
+      format: { type: 'string', default: 'md' },
+      out: { type: 'string' },
+      webhook: { type: 'string' },
+      top: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${REPORT_USAGE}\n`);
+    return 0;
+  }
+  const week = values.week === undefined ? lastCompleteWeek(Date.now()) : parseIsoWeek(values.week);
+  const format = values.format as ReportFormat;
+  if (!FORMATS.includes(format)) throw new PaysignalError('USAGE', `--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`, { field: '--format' });
+  const timeoutMs = positiveNumber(values.timeout, '--timeout', 30) * 1000;
+  const top = Math.floor(positiveNumber(values.top, '--top', 10));
+
+  let source: SourceOptions;
+  if (values.source === 'prometheus') {
+    if (positionals.length > 0) throw new PaysignalError('USAGE', `--source prometheus takes no FILE arguments (got ${positionals.join(' ')})`);
+    source = { kind: 'prometheus', url: values['prometheus-url'] ?? process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090', timeoutMs };
+  } else if (values.source === 'logs') {
+    if (positionals.length === 0) throw new PaysignalError('USAGE', `--source logs needs at least one FILE (or - for standard input)\n${REPORT_USAGE}`);
+    source = { kind: 'logs', files: positionals, mapping: await loadMapping(values.mapping), maxEventBytes: DEFAULT_MAX_EVENT_BYTES };
+  } else {
+    throw new PaysignalError('USAGE', `--source must be prometheus or logs, got ${values.source === undefined ? 'nothing' : `"${values.source}"`}\n${REPORT_USAGE}`, { field: '--source' });
+  }
+
+  const classifier = await createClassifier();
+  const model = await createReport(week, source, classifier, top);
+  const text = render(model, format);
+
+  if (values.out !== undefined) {
+    const file = values.out.replaceAll('{week}', week.label);
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, text);
+    } catch (error) {
+      throw new PaysignalError('OUTPUT_NOT_WRITABLE', `cannot write the report: ${(error as Error).message}`, { file });
+    }
+    process.stderr.write(`paysignal report: wrote ${week.label} (${format}) to ${file}\n`);
+  }
+  if (values.webhook !== undefined) {
+    await postToWebhook(values.webhook, format === 'md' ? text : renderMarkdown(model), timeoutMs);
+    process.stderr.write(`paysignal report: posted ${week.label} to the webhook at ${new URL(values.webhook).origin}\n`);
+  }
+  if (values.out === undefined && values.webhook === undefined) process.stdout.write(text);
+  return 0;
+}
