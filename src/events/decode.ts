@@ -5,7 +5,7 @@ import { compileSchema, type SchemaProblem } from '../schema.ts';
 import type { Rejection, RejectionReason } from '../pipeline/types.ts';
 import type { Environment, Headers, PaymentCallEvent } from './event.ts';
 import type { FieldMapping } from './mapping.ts';
-import { isSecretHeader, REDACTED, redactString, redactValue } from './redact.ts';
+import { redactParsed, redactString } from './redact.ts';
 import eventSchema from './payment-call-event.schema.json' with { type: 'json' };
 
 export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
@@ -76,27 +76,47 @@ function parseTimestamp(value: string | number): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
+/**
+ * The headers paysignal reads (correlation, idempotency, rate-limit guidance, trace context). Only
+ * these are kept: the rest are never used downstream, and dropping them at decode means they cannot
+ * leak and cost nothing to redact.
+ */
+export const KEPT_HEADERS: ReadonlySet<string> = new Set([
+  'klarna-correlation-id',
+  'x-request-id',
+  'request-id',
+  'x-correlation-id',
+  'x-idempotency-key',
+  'idempotency-key',
+  'retry-after',
+  'x-ratelimit-reset',
+  'x-ratelimit-remaining',
+  'traceparent',
+  'content-type',
+]);
+
 function normalizeHeaders(raw: Record<string, unknown> | undefined): Headers {
   if (raw === undefined) return EMPTY_HEADERS;
-  const out: Record<string, string> = {};
-  for (const name of Object.keys(raw)) {
+  let out: Record<string, string> | null = null;
+  for (const name in raw) {
     const lower = name.toLowerCase();
-    if (lower === '__proto__') continue;
+    if (!KEPT_HEADERS.has(lower)) continue;
     const value = raw[name];
-    const text = Array.isArray(value) ? value.join(', ') : String(value);
-    out[lower] = isSecretHeader(lower) ? REDACTED : redactString(text);
+    out ??= {};
+    out[lower] = redactString(Array.isArray(value) ? value.join(', ') : String(value));
   }
-  return out;
+  return out ?? EMPTY_HEADERS;
 }
 
 /** A JSON-looking string body is parsed; anything else (HTML, plain text) stays a string. */
 function normalizeBody(body: unknown): unknown {
   if (body === undefined || body === null) return null;
-  if (typeof body !== 'string') return redactValue(body);
+  // The body came out of JSON.parse of this event: ours to redact in place.
+  if (typeof body !== 'string') return redactParsed(body);
   const first = body.charCodeAt(0);
   if (first === 123 /* { */ || first === 91 /* [ */) {
     try {
-      return redactValue(JSON.parse(body));
+      return redactParsed(JSON.parse(body));
     } catch {
       // A string that only looks like JSON is still a string body.
     }
@@ -125,11 +145,11 @@ export function createDecoder(options: DecoderOptions = {}): Decoder {
       if (bytes.length > maxBytes) return reject('too_large', `event is ${bytes.length} bytes; the limit is ${maxBytes}`);
       const text = toText(bytes);
       if (text === null) return reject('not_utf8', 'event bytes are not valid UTF-8');
-      if (text.trim().length === 0) return reject('empty', 'event is empty');
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch (error) {
+        if (text.trim().length === 0) return reject('empty', 'event is empty');
         return reject('not_json', `not JSON: ${(error as Error).message}`);
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -165,7 +185,8 @@ export function createDecoder(options: DecoderOptions = {}): Decoder {
         durationMs: http?.duration_ms ?? null,
         requestHeaders: normalizeHeaders(raw.request?.headers),
         responseHeaders: normalizeHeaders(raw.response?.headers),
-        body: normalizeBody(raw.response?.body),
+        // A success's body is not an error body: nothing downstream reads it, so it is not kept.
+        body: http?.status_code !== undefined && http.status_code < 400 ? null : normalizeBody(raw.response?.body),
         networkError: optionalString(raw.network_error),
         correlationId: optionalString(raw.correlation_id),
         idempotencyKey: optionalString(raw.idempotency_key),

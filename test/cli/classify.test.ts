@@ -88,7 +88,8 @@ describe('paysignal classify', () => {
   });
 
   it('streams: 700k events (over 100 MB) through stdin in bounded memory', async () => {
-    const child = spawn(PROJECT_NODE, [PAYSIGNAL_BIN, 'classify', '-'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    // A 48 MB heap cannot hold the input: the run only passes if the command really streams.
+    const child = spawn(PROJECT_NODE, ['--max-old-space-size=48', PAYSIGNAL_BIN, 'classify', '-'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     let outLines = 0;
     child.stdout.on('data', (chunk: Buffer) => {
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) outLines++;
@@ -112,7 +113,7 @@ describe('paysignal classify', () => {
     // ~110 MB of input went through; the process stays far below that.
     expect(block.length * blocks).toBeGreaterThan(100_000_000);
     expect(peakKb).toBeGreaterThan(0);
-    expect(peakKb).toBeLessThan(160_000);
+    expect(peakKb).toBeLessThan(200_000);
   }, 120_000);
 });
 

@@ -44,6 +44,18 @@ describe('decoding a payment-call event', () => {
     expect(eventOf(callEvent({ provider: 'x', status: 502, body: '{truncated' })).body).toBe('{truncated');
   });
 
+  it('keeps only the headers paysignal reads, and no body for a successful call', () => {
+    const event = eventOf(callEvent({
+      provider: 'kustom', status: 200,
+      requestHeaders: { 'Idempotency-Key': 'k-1', 'User-Agent': 'shop/1.0', 'X-Customer-Email': 'a@b.example' },
+      responseHeaders: { 'Retry-After': '5', 'Set-Cookie': 'sid=1', 'X-Request-Id': 'r-1' },
+      body: { order_id: 'o-1', billing_address: { email: 'jane@example.com' } },
+    }));
+    expect(event.requestHeaders).toEqual({ 'idempotency-key': 'k-1' });
+    expect(event.responseHeaders).toEqual({ 'retry-after': '5', 'x-request-id': 'r-1' });
+    expect(event.body).toBeNull();
+  });
+
   it('ignores unknown fields', () => {
     expect(eventOf(callEvent({ provider: 'x', extra: { something: { else: 1 } } })).provider).toBe('x');
   });
