@@ -9,6 +9,8 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   classify: { summary: 'classify NDJSON events from a file or stdin', load: async () => classifyCommand },
   explain: { summary: 'show a provider error code and what to do', load: async () => explainCommand },
+  run: { summary: 'consume payment-call events from Kafka (the service)', load: async () => (await import('./commands/run.ts')).runCommand },
+  demo: { summary: 'the whole pipeline locally on an embedded broker with generated traffic', load: async () => (await import('./commands/demo.ts')).demoCommand },
   rules: { summary: 'check, test and compile alert rules', load: async () => (await import('./commands/rules.ts')).rulesCommand },
   report: { summary: 'weekly error-trend report from Prometheus or log files', load: async () => (await import('./commands/report.ts')).reportCommand },
 };

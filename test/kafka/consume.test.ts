@@ -75,6 +75,9 @@ async function start(options: ServiceOptions): Promise<RunningService> {
     KAFKA_DLQ_TOPIC: options.dlq,
     KAFKA_FROM_BEGINNING: 'true',
     PAYSIGNAL_EVENTS_FILE: options.eventsFile,
+    // Every service serves /metrics: on loopback, on a port the OS picks.
+    PAYSIGNAL_HTTP_HOST: '127.0.0.1',
+    PAYSIGNAL_HTTP_PORT: '0',
     ...options.env,
   });
   const logger = createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' });

@@ -45,7 +45,7 @@ function runPaysignal(env: Record<string, string>, configText = CONFIG): Running
   writeFileSync(config, configText);
   const child = startProcess(NODE, [ENTRY, '--config', config], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PAYSIGNAL_LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PAYSIGNAL_LOG_LEVEL: 'info', PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '0', ...env },
   });
   children.add(child);
   return child;

@@ -1,78 +1,160 @@
 // `paysignal classify [FILE|-]`: one JSON line per input line, in order (DESIGN section 9).
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
-import { createClassifier, type Classifier } from '../../classify/classifier.ts';
-import type { Classification } from '../../classify/classification.ts';
-import { createDecoder, DEFAULT_MAX_EVENT_BYTES, type Decoder } from '../../events/decode.ts';
+import { Worker } from 'node:worker_threads';
+import { createClassifier } from '../../classify/classifier.ts';
+import { createDecoder, DEFAULT_MAX_EVENT_BYTES } from '../../events/decode.ts';
 import { loadMapping } from '../../events/mapping.ts';
-import { LineSplitter } from '../../sources/file/line-splitter.ts';
-import type { Rejection } from '../../pipeline/types.ts';
 import { PaysignalError } from '../../errors.ts';
+import { ChunkCutter, type ChunkItem } from '../classify/chunker.ts';
+import { classifyChunk, tooLargeLine, type ChunkResult } from '../classify/output.ts';
+import type { ChunkReply, ChunkRequest, WorkerSetup } from '../classify/worker.ts';
 
-export const CLASSIFY_USAGE = `Usage: paysignal classify [FILE|-] [--mapping native|ecs|otel|FILE] [--max-event-bytes N]
+export { formatClassification, formatRejection } from '../classify/output.ts';
+
+export const CLASSIFY_USAGE = `Usage: paysignal classify [FILE|-] [--mapping native|ecs|otel|FILE] [--max-event-bytes N] [--workers N]
 
 Reads payment-call events as NDJSON from FILE (or standard input for - or no FILE) and writes one
 JSON line per input line, in order: outcome, provider, operation, status_code, code, category,
-retry, known, field, correlation_id, reason, detail. Invalid lines stay in place with a reason.`;
-
-const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
-
-/** One output line; built by hand because this runs once per event. */
-export function formatClassification(c: Classification): string {
-  return (
-    `{"outcome":"${c.outcome}","provider":${str(c.provider)},"operation":${str(c.operation)},` +
-    `"status_code":${c.statusCode === null ? 'null' : c.statusCode},"code":${str(c.code)},` +
-    `"category":${str(c.category)},"retry":${str(c.retry)},"known":${c.known},"field":${str(c.field)},` +
-    `"correlation_id":${str(c.correlationId)},"reason":null,"detail":null}`
-  );
-}
-
-export function formatRejection(rejection: Rejection): string {
-  return (
-    '{"outcome":"invalid","provider":null,"operation":null,"status_code":null,"code":null,' +
-    '"category":null,"retry":null,"known":false,"field":null,"correlation_id":null,' +
-    `"reason":"${rejection.reason}","detail":${JSON.stringify(rejection.detail)}}`
-  );
-}
+retry, known, field, correlation_id, reason, detail. Invalid lines stay in place with a reason.
+--workers: threads that classify (default: one per core, at most 4; 0 classifies on the main thread).`;
 
 export interface ClassifyCounts {
   lines: number;
   invalid: number;
 }
 
-/** Streams `input` to `output`; resolves with line counts when the input ended and output drained. */
-export async function classifyStream(input: Readable, output: Writable, decoder: Decoder, classifier: Classifier, maxEventBytes: number): Promise<ClassifyCounts> {
-  const splitter = new LineSplitter(maxEventBytes);
+export interface ClassifyStreamOptions {
+  readonly maxEventBytes: number;
+  /** `native`, `ecs`, `otel` or a mapping file; it must load (check it before). */
+  readonly mapping: string;
+  /** Worker threads; 0 classifies on the calling thread. */
+  readonly workers: number;
+}
+
+/** Below this, input is gathered before it is cut: fewer, larger chunks for the workers. */
+const MIN_CHUNK_BYTES = 256 * 1024;
+
+/** Where chunks of lines are classified: on this thread, or by a pool of workers. */
+interface ChunkClassifier {
+  /** Resolves, in any order, with each chunk's output; `onResult` is called once per submitted chunk. */
+  submit(seq: number, bytes: Buffer): void;
+  close(): Promise<void>;
+}
+
+async function inProcess(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkResult) => void): Promise<ChunkClassifier> {
+  const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(options.mapping)]);
+  const decoder = createDecoder({ maxBytes: options.maxEventBytes, mapping });
+  return {
+    submit: (seq, bytes) => onResult(seq, classifyChunk(bytes, decoder, classifier)),
+    close: async () => undefined,
+  };
+}
+
+function workerPool(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkResult) => void, onError: (e: Error) => void): ChunkClassifier {
+  const setup: WorkerSetup = { mapping: options.mapping, maxEventBytes: options.maxEventBytes };
+  const workers = Array.from({ length: options.workers }, () => {
+    const worker = new Worker(new URL('../classify/worker.ts', import.meta.url), { workerData: setup });
+    worker.on('message', (reply: ChunkReply) => onResult(reply.seq, reply));
+    worker.on('error', onError);
+    return worker;
+  });
+  let turn = 0;
+  return {
+    submit(seq, bytes) {
+      const request: ChunkRequest = { seq, bytes };
+      workers[turn++ % workers.length]!.postMessage(request, [bytes.buffer as ArrayBuffer]);
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
+/**
+ * Streams `input` to `output`, one output line per input line, in order. Chunks of complete lines
+ * are classified in parallel; at most a few chunks per worker are in flight, so memory stays bounded
+ * whatever the input size.
+ */
+export async function classifyStream(input: Readable, output: Writable, options: ClassifyStreamOptions): Promise<ClassifyCounts> {
   const counts: ClassifyCounts = { lines: 0, invalid: 0 };
-  let out = '';
-  const onLine = (line: Buffer, oversizeBytes: number): void => {
-    counts.lines++;
-    if (oversizeBytes > 0) {
-      counts.invalid++;
-      out += formatRejection({ reason: 'too_large', detail: `event is ${oversizeBytes} bytes; the limit is ${maxEventBytes}` }) + '\n';
-      return;
-    }
-    const decoded = decoder.decode(line);
-    if (decoded.ok) {
-      out += formatClassification(classifier.classify(decoded.event)) + '\n';
-    } else {
-      counts.invalid++;
-      out += formatRejection(decoded.rejection) + '\n';
+  const ready = new Map<number, string>();
+  let failure: Error | null = null;
+  let wake: (() => void) | null = null;
+  let inFlight = 0;
+  const onResult = (seq: number, r: ChunkResult): void => {
+    ready.set(seq, r.text);
+    counts.lines += r.lines;
+    counts.invalid += r.invalid;
+    inFlight--;
+    wake?.();
+  };
+  const onError = (error: Error): void => {
+    failure = error;
+    wake?.();
+  };
+  const classifier = options.workers > 0 ? workerPool(options, onResult, onError) : await inProcess(options, onResult);
+  const maxInFlight = Math.max(2, options.workers * 2);
+  const waitForResult = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  let seq = 0;
+  let next = 0;
+
+  const writeReady = async (): Promise<void> => {
+    for (let text = ready.get(next); text !== undefined; text = ready.get(next)) {
+      ready.delete(next);
+      next++;
+      if (text.length > 0 && !output.write(text)) await once(output, 'drain');
     }
   };
-  for await (const chunk of input) {
-    splitter.push(chunk as Buffer, onLine);
-    if (out.length > 0) {
-      const ok = output.write(out);
-      out = '';
-      if (!ok) await once(output, 'drain');
+  const dispatch = async (items: ChunkItem[]): Promise<void> => {
+    for (const item of items) {
+      if (item.kind === 'too_large') {
+        counts.lines++;
+        counts.invalid++;
+        ready.set(seq++, `${tooLargeLine(item.bytes, options.maxEventBytes)}\n`);
+        continue;
+      }
+      while (inFlight >= maxInFlight && failure === null) {
+        await waitForResult();
+        await writeReady();
+      }
+      if (failure) throw failure;
+      inFlight++;
+      classifier.submit(seq++, item.bytes);
     }
+    await writeReady();
+  };
+
+  try {
+    const cutter = new ChunkCutter(options.maxEventBytes);
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    for await (const chunk of input) {
+      gathered.push(chunk as Buffer);
+      gatheredBytes += (chunk as Buffer).length;
+      if (gatheredBytes < MIN_CHUNK_BYTES) continue;
+      const items: ChunkItem[] = [];
+      cutter.push(gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, gatheredBytes), items);
+      gathered = [];
+      gatheredBytes = 0;
+      await dispatch(items);
+    }
+    const items: ChunkItem[] = [];
+    if (gatheredBytes > 0) cutter.push(Buffer.concat(gathered, gatheredBytes), items);
+    cutter.end(items);
+    await dispatch(items);
+    while (next < seq) {
+      if (failure) throw failure;
+      if (!ready.has(next)) await waitForResult();
+      await writeReady();
+    }
+    return counts;
+  } finally {
+    await classifier.close();
   }
-  splitter.end(onLine);
-  if (out.length > 0) output.write(out);
-  return counts;
 }
 
 export async function classifyCommand(argv: string[]): Promise<number> {
@@ -82,6 +164,7 @@ export async function classifyCommand(argv: string[]): Promise<number> {
     options: {
       mapping: { type: 'string', default: 'native' },
       'max-event-bytes': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -94,6 +177,10 @@ export async function classifyCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(maxEventBytes) || maxEventBytes <= 0) {
     throw new PaysignalError('USAGE', `--max-event-bytes must be a positive integer, got "${values['max-event-bytes']}"`);
   }
+  const workers = values.workers === undefined ? Math.min(4, availableParallelism()) : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+    throw new PaysignalError('USAGE', `--workers must be a whole number from 0 to 64, got "${values.workers}"`);
+  }
   const file = positionals[0] ?? '-';
   const input = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
   const opened = file === '-' ? Promise.resolve() : once(input, 'open');
@@ -102,8 +189,8 @@ export async function classifyCommand(argv: string[]): Promise<number> {
   } catch (error) {
     throw new PaysignalError('INPUT_NOT_READABLE', `cannot read input: ${(error as Error).message}`, { file });
   }
-  const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(values.mapping)]);
-  const decoder = createDecoder({ maxBytes: maxEventBytes, mapping });
-  await classifyStream(input, process.stdout, decoder, classifier, maxEventBytes);
+  // Load the mapping here first: a bad one is a clear error, not a failing worker.
+  await loadMapping(values.mapping);
+  await classifyStream(input, process.stdout, { maxEventBytes, mapping: values.mapping, workers });
   return 0;
 }

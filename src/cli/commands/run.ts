@@ -5,7 +5,11 @@
 // kafka.shutdown_timeout or a fatal error, 2 bad configuration or usage.
 import { parseArgs } from 'node:util';
 import type { ISocketFactory } from 'kafkajs';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { createAlerting, RuleLoadError, type Alerting } from '../../alerting/index.ts';
+import { startHttpServer, type HttpServer } from '../../server/http.ts';
+import { createMetricsRegistry } from '../../sinks/exposition.ts';
+import { createSignals, type Signals } from '../../sinks/signals.ts';
 import { createClassifier } from '../../classify/classifier.ts';
 import { assertKafkaConfigured, loadConfig, type PaysignalConfig } from '../../config/config.ts';
 import { PaysignalError } from '../../errors.ts';
@@ -88,6 +92,10 @@ export interface RunningService {
   readonly registry: Registry;
   readonly source: KafkaSource;
   readonly pipeline: Pipeline;
+  readonly signals: Signals;
+  /** Null when no rules directory is configured. */
+  readonly alerting: Alerting | null;
+  readonly http: HttpServer;
   /** Finishes the batch in hand, commits, leaves the group, closes the sinks. Rejects past the deadline. */
   stop(): Promise<void>;
 }
@@ -95,7 +103,7 @@ export interface RunningService {
 export interface StartServiceOptions {
   readonly config: PaysignalConfig;
   readonly logger: Logger;
-  /** Where every metric of the service lives (served on /metrics); default a new Registry. */
+  /** Where every metric of the service lives (served on /metrics); default a new registry with process metrics. */
   readonly registry?: Registry;
   /** Sinks added after the built-in ones (metrics, spans, alert engine). */
   readonly sinks?: readonly EventSink[];
@@ -107,24 +115,49 @@ export interface StartServiceOptions {
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
   const { config, logger } = options;
   assertKafkaConfigured(config);
-  const registry = options.registry ?? new Registry();
+  const registry = options.registry ?? createMetricsRegistry();
   // Configuration problems first, before anything connects (a pending connection would keep the process up).
   tlsConfig(kafkaClientOptions(config).tls);
 
   const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
   const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping });
 
-  const sinks: EventSink[] = [];
-  if (config.events_file.path !== null) {
-    const eventsFile = createEventsFileSink(config.events_file.path);
-    await eventsFile.open();
-    sinks.push(eventsFile);
+  // Opened before anything that starts timers or connections, so a bad path fails fast and clean.
+  const eventsFile = config.events_file.path === null ? null : createEventsFileSink(config.events_file.path);
+  await eventsFile?.open();
+  const signals = createSignals({
+    classifier,
+    registry,
+    metrics: { unknownCodeCap: config.metrics.unknown_code_cap, unknownOperationCap: config.metrics.unknown_operation_cap },
+    tracing: { enabled: config.tracing.enabled, successSampleRatio: config.tracing.success_sample_ratio },
+    correlation: { maxKeys: config.correlation.max_keys, ttlMs: config.correlation.ttl, stormThreshold: config.correlation.storm_threshold },
+  });
+  let alerting: Alerting | null = null;
+  if (config.rules.dir !== null) {
+    alerting = createAlerting({
+      rulesPaths: [config.rules.dir],
+      alertmanagerUrl: config.alertmanager.url,
+      registry,
+      logger: logger.child({ component: 'alerting' }),
+      allowedLatenessMs: config.rules.allowed_lateness,
+      maxAlertAgeMs: config.rules.max_alert_age,
+      tickIntervalMs: config.rules.evaluation_interval,
+      resendIntervalMs: config.alertmanager.resend_interval,
+    });
+    try {
+      await alerting.start();
+    } catch (error) {
+      await alerting.close();
+      await signals.close();
+      if (error instanceof RuleLoadError) throw new PaysignalError('RULES_INVALID', error.message, { file: config.rules.dir, cause: error });
+      throw error;
+    }
   }
-  // ---------------------------------------------------------------------------------------------
-  // WIRING POINT (lead): the metrics sink (src/sinks/metrics.ts, on `registry`), the trace sink,
-  // the alert engine, and the HTTP server (/metrics from `registry`, /healthz, /readyz from
-  // `source.status()`) are added here. Extra sinks can also come in through `options.sinks`.
-  // ---------------------------------------------------------------------------------------------
+
+  // Metrics and spans first (they see every event), then the alert engine, then the rest.
+  const sinks: EventSink[] = [...signals.sinks];
+  if (alerting !== null) sinks.push(alerting.engine);
+  if (eventsFile !== null) sinks.push(eventsFile);
   sinks.push(...(options.sinks ?? []));
 
   let deadLetter: DeadLetterSink;
@@ -142,8 +175,26 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     deadLetter = discardingDeadLetter(logger);
   }
 
-  const pipeline = createPipeline({ decoder, classifier, sinks, deadLetter });
+  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks, deadLetter });
   const source = createKafkaSource({ ...kafkaSourceOptions(config), socketFactory: options.socketFactory }, { handler: pipeline, registry, logger: logger.child({ component: 'kafka-source' }) });
+  let http: HttpServer;
+  {
+    try {
+      http = await startHttpServer({
+        exposition: signals.exposition,
+        host: config.http.host,
+        port: config.http.port,
+        // Startup fails when the rules do not load, so a running service with rules has them loaded.
+        readiness: (): Record<string, boolean> => (alerting === null ? { kafka_assigned: source.isReady() } : { kafka_assigned: source.isReady(), rules_loaded: true }),
+        onError: (error) => logger.warn({ err: error }, 'HTTP endpoint failed'),
+      });
+    } catch (error) {
+      await alerting?.close();
+      await signals.close();
+      throw new PaysignalError('HTTP_LISTEN_FAILED', `cannot listen on ${config.http.host}:${config.http.port}: ${(error as Error).message}`, { field: 'http.port', cause: error });
+    }
+    logger.info({ url: http.url }, 'serving /metrics, /healthz and /readyz');
+  }
   source.start();
 
   let stopping: Promise<void> | null = null;
@@ -152,12 +203,17 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     registry,
     source,
     pipeline,
+    signals,
+    alerting,
+    http,
     stop() {
       stopping ??= (async () => {
         try {
           await source.stop(config.kafka.shutdown_timeout);
         } finally {
           await pipeline.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the sinks failed'));
+          await alerting?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the alerting failed'));
+          await http.close();
         }
       })();
       return stopping;

@@ -1,0 +1,63 @@
+// The output of `paysignal classify`: one JSON line per input line (DESIGN section 9), and the
+// classification of a whole chunk of complete lines, which is the unit of work of the workers.
+import type { Classifier } from '../../classify/classifier.ts';
+import type { Classification } from '../../classify/classification.ts';
+import type { Decoder } from '../../events/decode.ts';
+import type { Rejection } from '../../pipeline/types.ts';
+
+const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
+
+/** One output line; built by hand because this runs once per event. */
+export function formatClassification(c: Classification): string {
+  return (
+    `{"outcome":"${c.outcome}","provider":${str(c.provider)},"operation":${str(c.operation)},` +
+    `"status_code":${c.statusCode === null ? 'null' : c.statusCode},"code":${str(c.code)},` +
+    `"category":${str(c.category)},"retry":${str(c.retry)},"known":${c.known},"field":${str(c.field)},` +
+    `"correlation_id":${str(c.correlationId)},"reason":null,"detail":null}`
+  );
+}
+
+export function formatRejection(rejection: Rejection): string {
+  return (
+    '{"outcome":"invalid","provider":null,"operation":null,"status_code":null,"code":null,' +
+    '"category":null,"retry":null,"known":false,"field":null,"correlation_id":null,' +
+    `"reason":"${rejection.reason}","detail":${JSON.stringify(rejection.detail)}}`
+  );
+}
+
+export function tooLargeLine(bytes: number, maxEventBytes: number): string {
+  return formatRejection({ reason: 'too_large', detail: `event is ${bytes} bytes; the limit is ${maxEventBytes}` });
+}
+
+export interface ChunkResult {
+  /** Output lines, each ending in a newline. */
+  readonly text: string;
+  readonly lines: number;
+  readonly invalid: number;
+}
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+/** Classifies every line of `chunk`, which holds complete lines (a last line may lack its newline). */
+export function classifyChunk(chunk: Uint8Array, decoder: Decoder, classifier: Classifier): ChunkResult {
+  let text = '';
+  let lines = 0;
+  let invalid = 0;
+  let start = 0;
+  while (start < chunk.length) {
+    let end = chunk.indexOf(NEWLINE, start);
+    if (end === -1) end = chunk.length;
+    const stop = end > start && chunk[end - 1] === CR ? end - 1 : end;
+    const decoded = decoder.decode(chunk.subarray(start, stop));
+    lines++;
+    if (decoded.ok) {
+      text += formatClassification(classifier.classify(decoded.event)) + '\n';
+    } else {
+      invalid++;
+      text += formatRejection(decoded.rejection) + '\n';
+    }
+    start = end + 1;
+  }
+  return { text, lines, invalid };
+}

@@ -1,0 +1,34 @@
+// A classify worker: decodes and classifies chunks of lines, so `paysignal classify` uses every core.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createClassifier } from '../../classify/classifier.ts';
+import { createDecoder } from '../../events/decode.ts';
+import { loadMapping } from '../../events/mapping.ts';
+import { classifyChunk } from './output.ts';
+
+export interface WorkerSetup {
+  readonly mapping: string;
+  readonly maxEventBytes: number;
+}
+
+export interface ChunkRequest {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+}
+
+export interface ChunkReply {
+  readonly seq: number;
+  readonly text: string;
+  readonly lines: number;
+  readonly invalid: number;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('classify worker started outside a worker thread');
+const setup = workerData as WorkerSetup;
+const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(setup.mapping)]);
+const decoder = createDecoder({ maxBytes: setup.maxEventBytes, mapping });
+port.on('message', (request: ChunkRequest) => {
+  const result = classifyChunk(request.bytes, decoder, classifier);
+  const reply: ChunkReply = { seq: request.seq, text: result.text, lines: result.lines, invalid: result.invalid };
+  port.postMessage(reply);
+});
