@@ -1,0 +1,115 @@
+// One measured consumer of the Kafka benchmark (bench/kafka/run.ts starts it as a child process):
+//
+//   node bench/kafka/consumer.ts --mode noop|paysignal --brokers B --topic T --group G --expect N
+//        [--concurrency C] [--rules DIR] [--dlq TOPIC]
+//
+// - `noop`: a kafkajs consumer with an eachBatch that only resolves offsets (kafkajs auto-commit).
+// - `paysignal`: `startService` of `paysignal run` (src/cli/commands/run.ts) with the rules in --rules,
+//   sampled spans exported over OTLP to OTEL_EXPORTER_OTLP_ENDPOINT (the parent's black-hole receiver),
+//   the dead-letter topic, /metrics on a free port; one extra sink counts processed events.
+//
+// Both use the same fetch settings (paysignal's defaults: 1 MB per partition, 10 MB per fetch, 1 s
+// max wait) and the same partitionsConsumedConcurrently. The clock starts at the first batch (the
+// group join is not measured) and stops when N events were handled. Prints one JSON line.
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
+import { startService } from '../../src/cli/commands/run.ts';
+import { parseConfig } from '../../src/config/config.ts';
+import { createLogger } from '../../src/logging.ts';
+import type { EventSink } from '../../src/pipeline/types.ts';
+import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
+
+suppressKafkajsTimeoutNegativeWarning();
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string' },
+    brokers: { type: 'string' },
+    topic: { type: 'string' },
+    group: { type: 'string' },
+    expect: { type: 'string' },
+    concurrency: { type: 'string', default: '1' },
+    rules: { type: 'string' },
+    dlq: { type: 'string' },
+  },
+});
+const mode = values.mode;
+const brokers = values.brokers!;
+const topic = values.topic!;
+const group = values.group!;
+const expected = Number(values.expect);
+const concurrency = Number(values.concurrency);
+
+let firstAt = 0;
+let count = 0;
+let resolveDone: (ms: number) => void = () => {};
+const done = new Promise<number>((resolve) => (resolveDone = resolve));
+const cpuAtStart = { value: process.cpuUsage() };
+
+function seen(n: number): void {
+  if (count === 0) {
+    firstAt = performance.now();
+    cpuAtStart.value = process.cpuUsage();
+  }
+  count += n;
+  if (count >= expected) resolveDone(performance.now() - firstAt);
+}
+
+function report(ms: number, extra: Record<string, unknown>): void {
+  const cpu = process.cpuUsage(cpuAtStart.value);
+  process.stdout.write(
+    JSON.stringify({ mode, events: count, ms, eventsPerSec: (count / ms) * 1000, cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 1e6, ...extra }) + '\n',
+  );
+}
+
+if (mode === 'noop') {
+  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'bench-noop', logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: group, maxBytesPerPartition: 1_048_576, maxBytes: 10_485_760, maxWaitTimeInMs: 1000, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: concurrency,
+    eachBatch: async ({ batch, resolveOffset }: EachBatchPayload) => {
+      if (batch.isEmpty()) return;
+      resolveOffset(batch.lastOffset());
+      seen(batch.messages.length);
+    },
+  });
+  const ms = await done;
+  report(ms, {});
+  await consumer.disconnect();
+} else if (mode === 'paysignal') {
+  const counter: EventSink = {
+    name: 'bench-counter',
+    onEvent() {
+      seen(1);
+    },
+    onInvalid() {
+      seen(1);
+    },
+  };
+  const config = parseConfig(
+    `kafka:\n  from_beginning: true\n  partitions_consumed_concurrently: ${concurrency}\n  lag_refresh_interval: 15s\n`,
+    'bench-kafka.yaml',
+    {
+      KAFKA_BROKERS: brokers,
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: group,
+      KAFKA_DLQ_TOPIC: values.dlq ?? `${topic}-dlq`,
+      PAYSIGNAL_RULES: values.rules!,
+      PAYSIGNAL_HTTP_HOST: '127.0.0.1',
+      PAYSIGNAL_HTTP_PORT: '0',
+    },
+  );
+  const logger = createLogger({ level: 'warn' });
+  const service = await startService({ config, logger, sinks: [counter] });
+  const ms = await done;
+  const stats = service.signals.traces?.stats() ?? null;
+  report(ms, { spansStarted: stats?.started ?? 0, spansDropped: stats ? stats.droppedQueueFull + stats.droppedExportFailed : 0 });
+  await service.stop();
+  setTimeout(() => process.exit(0), 3000).unref();
+} else {
+  process.stderr.write('--mode noop|paysignal\n');
+  process.exit(2);
+}
