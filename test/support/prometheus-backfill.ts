@@ -5,9 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
-import { startProcess, waitFor, type RunningProcess } from './processes.ts';
-import { PROMETHEUS_BIN, PROMTOOL_BIN } from './prometheus.ts';
+import type { RunningProcess } from './processes.ts';
+import { launchPrometheus, PROMTOOL_BIN } from './prometheus.ts';
 
 export interface CounterSeries {
   /** Family name without `_total`, e.g. `payment_provider_calls`. */
@@ -73,38 +72,8 @@ export async function startBackfilledPrometheus(openmetricsText: string): Promis
     await writeFile(input, openmetricsText);
     // One block per day keeps promtool's passes over the input few (it reads the input once per block).
     await run(PROMTOOL_BIN, ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', input, data]);
-    const configFile = join(dir, 'prometheus.yml');
-    await writeFile(configFile, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n');
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const proc = startProcess(PROMETHEUS_BIN, [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${data}`,
-      // Backfilled blocks are weeks old: the default 15 d retention would delete them at start.
-      '--storage.tsdb.retention.time=10y',
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ]);
-    const stop = async (): Promise<void> => {
-      await proc.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
-    try {
-      await waitFor(
-        'Prometheus to be ready',
-        async () => {
-          if (proc.child.exitCode !== null) throw new Error(`prometheus exited: ${proc.output()}`);
-          const response = await fetch(`${url}/-/ready`);
-          return response.ok ? true : undefined;
-        },
-        30_000,
-        100,
-      );
-    } catch (error) {
-      await stop();
-      throw error;
-    }
-    return { url, process: proc, stop };
+    // Backfilled blocks are weeks old: the default 15 d retention would delete them at start.
+    return await launchPrometheus(dir, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n', data, ['--storage.tsdb.retention.time=10y']);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;

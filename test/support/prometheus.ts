@@ -43,31 +43,28 @@ async function api<T>(url: string): Promise<T> {
   return body.data;
 }
 
-export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
-  const dir = await mkdtemp(join(tmpdir(), 'paysignal-prometheus-'));
-  const port = await freePort();
-  const interval = options.scrapeInterval ?? '1s';
-  const config = [
-    'global:',
-    `  scrape_interval: ${interval}`,
-    `  scrape_timeout: ${interval}`,
-    '  evaluation_interval: 1m',
-    'scrape_configs:',
-    '  - job_name: paysignal',
-    '    metrics_path: /metrics',
-    '    static_configs:',
-    `      - targets: [${options.targets.map((t) => JSON.stringify(t)).join(', ')}]`,
-    '',
-  ].join('\n');
+export interface LaunchedPrometheus {
+  readonly url: string;
+  readonly process: RunningProcess;
+  /** Stops Prometheus and removes `dir`. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Prometheus on a free loopback port with `configText`, its data in `dataDir`, and waits until
+ * it is ready. `dir` (which holds the config file) is removed on stop, and on a failed start.
+ */
+export async function launchPrometheus(dir: string, configText: string, dataDir: string, extraFlags: readonly string[] = []): Promise<LaunchedPrometheus> {
   const configFile = join(dir, 'prometheus.yml');
-  await writeFile(configFile, config);
+  await writeFile(configFile, configText);
+  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = startProcess(PROMETHEUS_BIN, [
     `--config.file=${configFile}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--storage.tsdb.path=${dataDir}`,
     `--web.listen-address=127.0.0.1:${port}`,
-    '--enable-feature=exemplar-storage',
     '--log.level=warn',
+    ...extraFlags,
   ]);
   const stop = async (): Promise<void> => {
     await proc.stop();
@@ -88,6 +85,25 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     await stop();
     throw error;
   }
+  return { url, process: proc, stop };
+}
+
+export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
+  const dir = await mkdtemp(join(tmpdir(), 'paysignal-prometheus-'));
+  const interval = options.scrapeInterval ?? '1s';
+  const config = [
+    'global:',
+    `  scrape_interval: ${interval}`,
+    `  scrape_timeout: ${interval}`,
+    '  evaluation_interval: 1m',
+    'scrape_configs:',
+    '  - job_name: paysignal',
+    '    metrics_path: /metrics',
+    '    static_configs:',
+    `      - targets: [${options.targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+    '',
+  ].join('\n');
+  const { url, process: proc, stop } = await launchPrometheus(dir, config, join(dir, 'data'), ['--enable-feature=exemplar-storage']);
 
   const targets = async () => {
     const data = await api<{ activeTargets: Array<{ health: string; lastError: string; scrapeUrl: string; lastScrape: string }> }>(`${url}/api/v1/targets`);
