@@ -6,22 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { parseRuleSet, formatProblem } from '../../src/alerting/loader.ts';
 import { checkWithPromtool, eventsFromCounts, runEngine, runRuleTests, type SyntheticEvent } from '../../src/alerting/testing.ts';
 import type { RuleSet } from '../../src/alerting/types.ts';
+import { rng } from '../support/random.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ruleSet(yaml: string): RuleSet {
   const { ruleSet: set, problems } = parseRuleSet(yaml, 'agreement.yaml');

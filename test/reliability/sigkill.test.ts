@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_NODE, ROOT } from '../support/cli.ts';
 import { makeEvents, readEventLines, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { startProcess, waitFor, type RunningProcess } from '../support/processes.ts';
+import { rng } from '../support/random.ts';
 
 const ENTRY = join(ROOT, 'test', 'support', 'paysignal-run.ts');
 const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 1_000_000);
@@ -32,17 +33,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Short session timeout (6 s, the usual broker minimum): a killed member is dropped from the group
 // quickly, so the next one joins fast.
