@@ -15,7 +15,8 @@ export function parseYamlSource(text: string, file: string, errorCode: string): 
   const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
-    const line = first.linePos?.[0]?.line;
+    // With prettyErrors off the error carries offsets, not positions: the line counter maps them.
+    const line = lineCounter.linePos(first.pos[0]).line;
     throw new PaysignalError(errorCode, `YAML syntax error: ${first.message.split('\n')[0]}`, { file, ...(line === undefined ? {} : { line }) });
   }
   return {

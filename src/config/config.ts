@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { PaysignalError } from '../errors.ts';
 import { compileSchema } from '../schema.ts';
-import { LineCounter, parseDocument } from 'yaml';
 import type { SchemaProblem } from '../schema.ts';
 import { parseYamlSource, schemaError, type YamlSource } from '../yaml-source.ts';
 import configSchema from './config.schema.json' with { type: 'json' };
@@ -217,7 +216,6 @@ export function parseConfig(text: string | null, file: string | null, env: Reado
   let source: YamlSource | null = null;
   let data: Json = {};
   if (text !== null) {
-    syntaxCheck(text, file ?? '<config>');
     source = parseYamlSource(text, file ?? '<config>', CONFIG_ERROR_CODES.syntax);
     if (source.data === null || source.data === undefined) data = {};
     else if (isObject(source.data)) data = structuredClone(source.data);
@@ -273,16 +271,6 @@ export function parseConfig(text: string | null, file: string | null, env: Reado
     });
   }
   return config;
-}
-
-/** YAML syntax errors with the line they are on. */
-function syntaxCheck(text: string, file: string): void {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const first = doc.errors[0];
-  if (first === undefined) return;
-  const line = lineCounter.linePos(first.pos[0]).line;
-  throw new PaysignalError(CONFIG_ERROR_CODES.syntax, `YAML syntax error: ${first.message.split('\n')[0]}`, { file, line });
 }
 
 const DURATION_FIELDS = new Set(

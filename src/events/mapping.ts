@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { compileSchema } from '../schema.ts';
 import { PaysignalError } from '../errors.ts';
+import { parseYamlSource, schemaError } from '../yaml-source.ts';
 import { compilePointer, readPointer, writePointer, type CompiledPointer } from './json-pointer.ts';
 import mappingSchema from './mappings/mapping.schema.json' with { type: 'json' };
 
@@ -50,15 +50,10 @@ export async function loadMapping(nameOrFile: string): Promise<FieldMapping | nu
 }
 
 function parseMappingText(text: string, file: string): MappingFile {
-  let data: unknown;
-  try {
-    data = parse(text);
-  } catch (error) {
-    throw new PaysignalError('MAPPING_INVALID', `not valid YAML: ${(error as Error).message}`, { file });
-  }
-  const problem = validateMappingFile(data);
-  if (problem) throw new PaysignalError('MAPPING_INVALID', problem.message, { file, field: problem.path });
-  return data as MappingFile;
+  const source = parseYamlSource(text, file, 'MAPPING_INVALID');
+  const problem = validateMappingFile(source.data);
+  if (problem) throw schemaError(source, problem, 'MAPPING_INVALID');
+  return source.data as MappingFile;
 }
 
 function compileMapping(file: MappingFile): FieldMapping {
