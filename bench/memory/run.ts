@@ -21,7 +21,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { createAlerting } from '../../src/alerting/index.ts';
+import { signalsFromConfig, startAlertingFromConfig } from '../../src/pipeline/from-config.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import { parseConfig } from '../../src/config/config.ts';
 import { createDecoder } from '../../src/events/decode.ts';
@@ -29,7 +29,6 @@ import { loadMapping } from '../../src/events/mapping.ts';
 import { createPipeline } from '../../src/pipeline/pipeline.ts';
 import type { DeadLetterSink } from '../../src/pipeline/types.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
-import { createSignals } from '../../src/sinks/signals.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { DEFAULT_SEED, ensureDataset, ROOT } from '../classify/generate.ts';
 
@@ -79,24 +78,9 @@ const config = parseConfig('{}\n', 'bench-memory.yaml', { KAFKA_BROKERS: '127.0.
 const registry = createMetricsRegistry();
 const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
 const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping });
-const signals = createSignals({
-  classifier,
-  registry,
-  metrics: { unknownCodeCap: config.metrics.unknown_code_cap, unknownOperationCap: config.metrics.unknown_operation_cap },
-  tracing: { enabled: config.tracing.enabled, successSampleRatio: config.tracing.success_sample_ratio },
-  correlation: { maxKeys: config.correlation.max_keys, ttlMs: config.correlation.ttl, stormThreshold: config.correlation.storm_threshold },
-});
-const alerting = createAlerting({
-  rulesPaths: [join(ROOT, 'rules')],
-  alertmanagerUrl: null,
-  registry,
-  allowedLatenessMs: config.rules.allowed_lateness,
-  maxAlertAgeMs: config.rules.max_alert_age,
-  tickIntervalMs: config.rules.evaluation_interval,
-  watch: false,
-  reloadSignal: null,
-});
-await alerting.start();
+const signals = signalsFromConfig(config, classifier, registry);
+// The shipped rules, evaluated but not sent anywhere, and not watched.
+const alerting = (await startAlertingFromConfig({ ...config, rules: { ...config.rules, dir: join(ROOT, 'rules') } }, registry, undefined, { alertmanagerUrl: null, watch: false, reloadSignal: null }))!;
 let rejected = 0;
 const deadLetter: DeadLetterSink = { add: () => void rejected++, flush: async () => {} };
 const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: [...signals.sinks, alerting.engine], deadLetter });

@@ -6,10 +6,11 @@
 import { parseArgs } from 'node:util';
 import type { ISocketFactory } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { createAlerting, RuleLoadError, type Alerting } from '../../alerting/index.ts';
+import type { Alerting } from '../../alerting/index.ts';
+import { signalsFromConfig, startAlertingFromConfig } from '../../pipeline/from-config.ts';
 import { startHttpServer, type HttpServer } from '../../server/http.ts';
 import { createMetricsRegistry } from '../../sinks/exposition.ts';
-import { createSignals, type Signals } from '../../sinks/signals.ts';
+import type { Signals } from '../../sinks/signals.ts';
 import { createClassifier } from '../../classify/classifier.ts';
 import { assertKafkaConfigured, loadConfig, type PaysignalConfig } from '../../config/config.ts';
 import { PaysignalError } from '../../errors.ts';
@@ -125,33 +126,13 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   // Opened before anything that starts timers or connections, so a bad path fails fast and clean.
   const eventsFile = config.events_file.path === null ? null : createEventsFileSink(config.events_file.path);
   await eventsFile?.open();
-  const signals = createSignals({
-    classifier,
-    registry,
-    metrics: { unknownCodeCap: config.metrics.unknown_code_cap, unknownOperationCap: config.metrics.unknown_operation_cap },
-    tracing: { enabled: config.tracing.enabled, successSampleRatio: config.tracing.success_sample_ratio },
-    correlation: { maxKeys: config.correlation.max_keys, ttlMs: config.correlation.ttl, stormThreshold: config.correlation.storm_threshold },
-  });
-  let alerting: Alerting | null = null;
-  if (config.rules.dir !== null) {
-    alerting = createAlerting({
-      rulesPaths: [config.rules.dir],
-      alertmanagerUrl: config.alertmanager.url,
-      registry,
-      logger: logger.child({ component: 'alerting' }),
-      allowedLatenessMs: config.rules.allowed_lateness,
-      maxAlertAgeMs: config.rules.max_alert_age,
-      tickIntervalMs: config.rules.evaluation_interval,
-      resendIntervalMs: config.alertmanager.resend_interval,
-    });
-    try {
-      await alerting.start();
-    } catch (error) {
-      await alerting.close();
-      await signals.close();
-      if (error instanceof RuleLoadError) throw new PaysignalError('RULES_INVALID', error.message, { file: config.rules.dir, cause: error });
-      throw error;
-    }
+  const signals = signalsFromConfig(config, classifier, registry);
+  let alerting: Alerting | null;
+  try {
+    alerting = await startAlertingFromConfig(config, registry, logger);
+  } catch (error) {
+    await signals.close();
+    throw error;
   }
 
   // Metrics and spans first (they see every event), then the alert engine, then the rest.

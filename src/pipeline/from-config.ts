@@ -1,0 +1,51 @@
+// The processing stages of the service built from its configuration: signals (metrics, spans,
+// correlation) and the alerting. `paysignal run` and the benchmarks build them the same way.
+import type { Registry } from 'prom-client';
+import { createAlerting, RuleLoadError, type Alerting, type AlertingOptions } from '../alerting/index.ts';
+import type { Classifier } from '../classify/classifier.ts';
+import type { PaysignalConfig } from '../config/config.ts';
+import { PaysignalError } from '../errors.ts';
+import type { Logger } from '../logging.ts';
+import { createSignals, type Signals } from '../sinks/signals.ts';
+
+export function signalsFromConfig(config: PaysignalConfig, classifier: Classifier, registry: Registry): Signals {
+  return createSignals({
+    classifier,
+    registry,
+    metrics: { unknownCodeCap: config.metrics.unknown_code_cap, unknownOperationCap: config.metrics.unknown_operation_cap },
+    tracing: { enabled: config.tracing.enabled, successSampleRatio: config.tracing.success_sample_ratio },
+    correlation: { maxKeys: config.correlation.max_keys, ttlMs: config.correlation.ttl, stormThreshold: config.correlation.storm_threshold },
+  });
+}
+
+/**
+ * The started alerting for `config.rules.dir` (null when no rules are configured). Rules that do not
+ * load are a configuration error (RULES_INVALID) naming every problem.
+ */
+export async function startAlertingFromConfig(
+  config: PaysignalConfig,
+  registry: Registry,
+  logger: Logger | undefined,
+  overrides: Partial<Pick<AlertingOptions, 'watch' | 'reloadSignal' | 'alertmanagerUrl'>> = {},
+): Promise<Alerting | null> {
+  if (config.rules.dir === null) return null;
+  const alerting = createAlerting({
+    rulesPaths: [config.rules.dir],
+    alertmanagerUrl: config.alertmanager.url,
+    registry,
+    ...(logger === undefined ? {} : { logger: logger.child({ component: 'alerting' }) }),
+    allowedLatenessMs: config.rules.allowed_lateness,
+    maxAlertAgeMs: config.rules.max_alert_age,
+    tickIntervalMs: config.rules.evaluation_interval,
+    resendIntervalMs: config.alertmanager.resend_interval,
+    ...overrides,
+  });
+  try {
+    await alerting.start();
+  } catch (error) {
+    await alerting.close();
+    if (error instanceof RuleLoadError) throw new PaysignalError('RULES_INVALID', error.message, { file: config.rules.dir, cause: error });
+    throw error;
+  }
+  return alerting;
+}
