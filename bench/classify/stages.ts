@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import { formatClassification } from '../../src/cli/commands/classify.ts';
 import { createDecoder } from '../../src/events/decode.ts';
-import { isSecretHeader, redactString, redactValue } from '../../src/events/redact.ts';
+import { redactParsed, redactString } from '../../src/events/redact.ts';
+import { KEPT_HEADERS } from '../../src/events/decode.ts';
 import { DEFAULT_SEED, ensureDataset } from './generate.ts';
 
 function readLines(file: string): Buffer[] {
@@ -92,13 +93,13 @@ async function main(): Promise<void> {
         for (const e of parsed) {
           for (const headers of [e.request?.headers, e.response?.headers]) {
             if (headers === undefined) continue;
+            // As decode does: only the headers paysignal keeps are redacted, the rest are dropped.
             for (const name of Object.keys(headers)) {
-              const lower = name.toLowerCase();
-              sink += isSecretHeader(lower) ? 1 : redactString(String(headers[name])).length;
+              if (KEPT_HEADERS.has(name.toLowerCase())) sink += redactString(String(headers[name])).length;
             }
           }
           const body = e.response?.body;
-          if (body !== undefined && body !== null) sink += typeof body === 'string' ? redactString(body).length : redactValue(body) === null ? 1 : 0;
+          if (body !== undefined && body !== null) sink += typeof body === 'string' ? redactString(body).length : redactParsed(body) === null ? 1 : 0;
         }
       },
     ],

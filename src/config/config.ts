@@ -85,6 +85,8 @@ export interface PaysignalConfig {
 }
 
 export const DEFAULT_HTTP_PORT = 9464;
+/** A scrape target must be reachable from Prometheus, so all interfaces by default. */
+export const DEFAULT_HTTP_HOST = '0.0.0.0';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -378,7 +380,7 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
       topic: str(dl.topic, `${topics[0] ?? 'paysignal'}.dead-letter`),
       timeout: duration(dl.timeout, '30s'),
     },
-    http: { host: str(http.host, '0.0.0.0'), port: int(http.port, DEFAULT_HTTP_PORT) },
+    http: { host: str(http.host, DEFAULT_HTTP_HOST), port: int(http.port, DEFAULT_HTTP_PORT) },
     input: { max_event_bytes: int(input.max_event_bytes, 1_048_576), mapping: str(input.mapping, 'native') },
     metrics: { unknown_code_cap: int(metrics.unknown_code_cap, 50), unknown_operation_cap: int(metrics.unknown_operation_cap, 50) },
     tracing: { enabled: bool(tracing.enabled, true), success_sample_ratio: int(tracing.success_sample_ratio, 0.1) },

@@ -3,20 +3,14 @@
 
 export const REDACTED = '[REDACTED]';
 
-/** Header names whose values are credentials, whatever they contain. */
-const SECRET_HEADERS: ReadonlySet<string> = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-  'api-key',
-  'x-auth-token',
-  'x-access-token',
+/**
+ * Keys in a response body whose values are secret or personal whatever they look like (credential
+ * header names too: some providers echo the request's headers back in their error bodies).
+ */
+const SENSITIVE_KEYS: ReadonlySet<string> = new Set([
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key', 'x-auth-token', 'x-access-token',
+  'password', 'card_number', 'cvv', 'cvc', 'pan', 'api_key', 'secret', 'access_token', 'refresh_token',
 ]);
-
-/** Body keys whose values are secret or personal whatever they look like. */
-const SENSITIVE_KEYS: ReadonlySet<string> = new Set([...SECRET_HEADERS, 'password', 'card_number', 'cvv', 'cvc', 'pan', 'api_key', 'secret', 'access_token', 'refresh_token']);
 
 // One pass over a string finds every kind of secret; the alternation order puts the cheap,
 // anchored prefixes first. Card numbers (issuer digits 2-6, contiguous or in the printed groups,
@@ -83,9 +77,6 @@ export function redactString(value: string): string {
   return value.replace(SECRET_PATTERN, replaceSecret);
 }
 
-export function isSecretHeader(lowerCaseName: string): boolean {
-  return SECRET_HEADERS.has(lowerCaseName);
-}
 
 /**
  * Redacts a value freshly made by JSON.parse in place (the decoder owns it, so no copy is needed)
@@ -111,28 +102,4 @@ export function redactParsed(value: unknown, depth = 0): unknown {
     else if (item !== null && typeof item === 'object') record[key] = redactParsed(item, depth + 1);
   }
   return value;
-}
-
-/**
- * A redacted deep copy of a parsed JSON value. Keys are copied as own data properties, so a
- * `__proto__` key can never reach an object's prototype.
- */
-export function redactValue(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redactString(value);
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > 32) return REDACTED;
-  if (Array.isArray(value)) {
-    const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = redactValue(value[i], depth + 1);
-    return out;
-  }
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const lower = key.toLowerCase();
-    const v = (value as Record<string, unknown>)[key];
-    const redacted = SENSITIVE_KEYS.has(lower) ? REDACTED : redactValue(v, depth + 1);
-    if (key === '__proto__') Object.defineProperty(out, key, { value: redacted, enumerable: true, writable: true, configurable: true });
-    else out[key] = redacted;
-  }
-  return out;
 }

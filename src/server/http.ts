@@ -9,8 +9,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { acceptsOpenMetrics, type Exposition } from '../sinks/exposition.ts';
 
-export const DEFAULT_HTTP_PORT = 9464;
-export const DEFAULT_HTTP_HOST = '0.0.0.0';
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from '../config/config.ts';
+
+export { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT };
 
 /** Named readiness checks, e.g. `{ kafka_group_joined: true, partitions_assigned: false, rules_loaded: true }`. */
 export type ReadinessChecks = Readonly<Record<string, boolean>>;
