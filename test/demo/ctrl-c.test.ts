@@ -3,16 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { PAYSIGNAL_BIN, PROJECT_NODE, ROOT } from '../support/cli.ts';
-import { waitFor } from '../support/processes.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isAlive, waitFor } from '../support/processes.ts';
 
 describe('paysignal demo and Ctrl-C', () => {
   it('stops the pipeline and the embedded broker, prints the summary and exits 0', async () => {
@@ -38,6 +29,6 @@ describe('paysignal demo and Ctrl-C', () => {
     expect(Date.now() - interruptedAt).toBeLessThan(30_000);
     expect(out).toContain('stopping (Ctrl-C again to exit at once)');
     expect(out).toMatch(/paysignal demo finished: \d+ events produced/);
-    await waitFor('the embedded broker to exit', () => (launchers.every((pid) => !alive(pid)) ? true : undefined), 5_000, 100);
+    await waitFor('the embedded broker to exit', () => (launchers.every((pid) => !isAlive(pid)) ? true : undefined), 5_000, 100);
   }, 150_000);
 });

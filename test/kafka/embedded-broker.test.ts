@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { buildLauncher, EmbeddedBrokerError, startEmbeddedBroker, type EmbeddedBroker } from '../../src/embedded-broker/index.ts';
-import { startProcess, waitFor } from '../support/processes.ts';
+import { isAlive, startProcess, waitFor } from '../support/processes.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -21,15 +21,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('embedded broker', () => {
   let broker: EmbeddedBroker;
@@ -73,9 +64,9 @@ describe('embedded broker', () => {
 
   it('stops when asked, and later commands fail clearly', async () => {
     const b = await startEmbeddedBroker();
-    expect(alive(b.pid)).toBe(true);
+    expect(isAlive(b.pid)).toBe(true);
     await b.stop();
-    expect(alive(b.pid)).toBe(false);
+    expect(isAlive(b.pid)).toBe(false);
     await expect(b.createTopic('late', 1)).rejects.toMatchObject({ code: 'EMBEDDED_BROKER_STOPPED' });
   });
 
@@ -92,10 +83,10 @@ describe('embedded broker', () => {
       const m = /PID (\d+)/.exec(owner.output());
       return m ? Number(m[1]) : undefined;
     }, 20_000, 50);
-    expect(alive(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     owner.child.kill('SIGKILL');
     await owner.exited;
-    await waitFor('the launcher to exit after its owner died', () => (alive(pid) ? undefined : true), 5000, 50);
+    await waitFor('the launcher to exit after its owner died', () => (isAlive(pid) ? undefined : true), 5000, 50);
   });
 
   it('compiles once per source and reuses the cached binary', async () => {

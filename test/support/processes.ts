@@ -79,3 +79,13 @@ export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void
     return response.status < 500 ? true : undefined;
   }, timeoutMs);
 }
+
+/** True while a process with this pid exists (signal 0 only checks). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
