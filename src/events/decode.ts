@@ -95,15 +95,31 @@ export const KEPT_HEADERS: ReadonlySet<string> = new Set([
   'content-type',
 ]);
 
+// Services log the same few header spellings over and over: each spelling's verdict (the kept,
+// lower-case name, or null) is looked up instead of lower-casing every name of every event. Bounded,
+// so a stream of made-up names cannot grow it.
+const keptNameBySpelling = new Map<string, string | null>();
+const MAX_REMEMBERED_SPELLINGS = 4096;
+
+function keptHeaderName(name: string): string | null {
+  let kept = keptNameBySpelling.get(name);
+  if (kept === undefined) {
+    const lower = name.toLowerCase();
+    kept = KEPT_HEADERS.has(lower) ? lower : null;
+    if (keptNameBySpelling.size < MAX_REMEMBERED_SPELLINGS) keptNameBySpelling.set(name, kept);
+  }
+  return kept;
+}
+
 function normalizeHeaders(raw: Record<string, unknown> | undefined): Headers {
   if (raw === undefined) return EMPTY_HEADERS;
   let out: Record<string, string> | null = null;
   for (const name in raw) {
-    const lower = name.toLowerCase();
-    if (!KEPT_HEADERS.has(lower)) continue;
+    const kept = keptHeaderName(name);
+    if (kept === null) continue;
     const value = raw[name];
     out ??= {};
-    out[lower] = redactString(Array.isArray(value) ? value.join(', ') : String(value));
+    out[kept] = redactString(typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : String(value));
   }
   return out ?? EMPTY_HEADERS;
 }
