@@ -7,12 +7,27 @@ import type { Rejection } from '../../pipeline/types.ts';
 
 const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
 
+// Provider, operation, code, category, retry and field repeat from line to line: their JSON text is
+// remembered (bounded, so a stream of made-up codes cannot grow it). Correlation ids never repeat.
+const quotedByValue = new Map<string, string>();
+const MAX_REMEMBERED_VALUES = 8192;
+
+function quoted(value: string | null): string {
+  if (value === null) return 'null';
+  let text = quotedByValue.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    if (quotedByValue.size < MAX_REMEMBERED_VALUES) quotedByValue.set(value, text);
+  }
+  return text;
+}
+
 /** One output line; built by hand because this runs once per event. */
 export function formatClassification(c: Classification): string {
   return (
-    `{"outcome":"${c.outcome}","provider":${str(c.provider)},"operation":${str(c.operation)},` +
-    `"status_code":${c.statusCode === null ? 'null' : c.statusCode},"code":${str(c.code)},` +
-    `"category":${str(c.category)},"retry":${str(c.retry)},"known":${c.known},"field":${str(c.field)},` +
+    `{"outcome":"${c.outcome}","provider":${quoted(c.provider)},"operation":${quoted(c.operation)},` +
+    `"status_code":${c.statusCode === null ? 'null' : c.statusCode},"code":${quoted(c.code)},` +
+    `"category":${quoted(c.category)},"retry":${quoted(c.retry)},"known":${c.known},"field":${quoted(c.field)},` +
     `"correlation_id":${str(c.correlationId)},"reason":null,"detail":null}`
   );
 }

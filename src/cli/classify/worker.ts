@@ -17,9 +17,19 @@ export interface ChunkRequest {
 
 export interface ChunkReply {
   readonly seq: number;
-  readonly text: string;
+  /** The output lines, UTF-8 encoded here so the main thread only writes them (transferred, not copied). */
+  readonly output: Uint8Array;
   readonly lines: number;
   readonly invalid: number;
+}
+
+/** The text as UTF-8 in an ArrayBuffer of its own: small Buffers share a pool, which must not be transferred. */
+function ownedBytes(text: string): Uint8Array {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const own = new Uint8Array(bytes.length);
+  own.set(bytes);
+  return own;
 }
 
 const port = parentPort;
@@ -29,6 +39,7 @@ const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping
 const decoder = createDecoder({ maxBytes: setup.maxEventBytes, mapping });
 port.on('message', (request: ChunkRequest) => {
   const result = classifyChunk(request.bytes, decoder, classifier);
-  const reply: ChunkReply = { seq: request.seq, text: result.text, lines: result.lines, invalid: result.invalid };
-  port.postMessage(reply);
+  const output = ownedBytes(result.text);
+  const reply: ChunkReply = { seq: request.seq, output, lines: result.lines, invalid: result.invalid };
+  port.postMessage(reply, [output.buffer as ArrayBuffer]);
 });

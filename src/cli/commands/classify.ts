@@ -45,16 +45,26 @@ interface ChunkClassifier {
   close(): Promise<void>;
 }
 
-async function inProcess(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkResult) => void): Promise<ChunkClassifier> {
+/** A chunk's output lines (text on the main thread, UTF-8 bytes from a worker) and its counts. */
+interface ChunkOutput {
+  readonly output: string | Uint8Array;
+  readonly lines: number;
+  readonly invalid: number;
+}
+
+async function inProcess(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkOutput) => void): Promise<ChunkClassifier> {
   const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(options.mapping)]);
   const decoder = createDecoder({ maxBytes: options.maxEventBytes, mapping });
   return {
-    submit: (seq, bytes) => onResult(seq, classifyChunk(bytes, decoder, classifier)),
+    submit(seq, bytes) {
+      const r: ChunkResult = classifyChunk(bytes, decoder, classifier);
+      onResult(seq, { output: r.text, lines: r.lines, invalid: r.invalid });
+    },
     close: async () => undefined,
   };
 }
 
-function workerPool(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkResult) => void, onError: (e: Error) => void): ChunkClassifier {
+function workerPool(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkOutput) => void, onError: (e: Error) => void): ChunkClassifier {
   const setup: WorkerSetup = { mapping: options.mapping, maxEventBytes: options.maxEventBytes };
   const workers = Array.from({ length: options.workers }, () => {
     const worker = new Worker(new URL('../classify/worker.ts', import.meta.url), { workerData: setup });
@@ -81,12 +91,12 @@ function workerPool(options: ClassifyStreamOptions, onResult: (seq: number, r: C
  */
 export async function classifyStream(input: Readable, output: Writable, options: ClassifyStreamOptions): Promise<ClassifyCounts> {
   const counts: ClassifyCounts = { lines: 0, invalid: 0 };
-  const ready = new Map<number, string>();
+  const ready = new Map<number, string | Uint8Array>();
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
   let inFlight = 0;
-  const onResult = (seq: number, r: ChunkResult): void => {
-    ready.set(seq, r.text);
+  const onResult = (seq: number, r: ChunkOutput): void => {
+    ready.set(seq, r.output);
     counts.lines += r.lines;
     counts.invalid += r.invalid;
     inFlight--;
