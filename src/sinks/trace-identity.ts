@@ -1,6 +1,6 @@
 // Which trace a call belongs to, and whether its span is kept (DESIGN section 7). Shared by the span
 // sink and the metric exemplars, so an exemplar only ever names a trace whose span was exported.
-import { hash, randomBytes } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import type { ProcessedEvent } from '../pipeline/types.ts';
 
 export interface SpanIdentity {
@@ -40,6 +40,22 @@ export function parseTraceparent(value: string | null): ParsedTraceparent | null
   if (!HEX.test(traceId) || !HEX.test(parentSpanId) || !HEX.test(flags)) return null;
   if (traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return null;
   return { traceId, parentSpanId, sampled: (parseInt(flags, 16) & 1) === 1 };
+}
+
+// Random trace ids come from a pool filled 256 ids at a time: one randomFillSync call per id costs
+// more than the rest of the span's identity.
+const RANDOM_POOL = Buffer.allocUnsafe(16 * 256);
+let randomPoolOffset = RANDOM_POOL.length;
+
+/** 32 random hex digits, never all zero (W3C Trace Context forbids it). */
+export function randomTraceId(): string {
+  if (randomPoolOffset === RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomPoolOffset = 0;
+  }
+  const id = RANDOM_POOL.toString('hex', randomPoolOffset, randomPoolOffset + 16);
+  randomPoolOffset += 16;
+  return id === ZERO_TRACE ? '00000000000000000000000000000001' : id;
 }
 
 /** The first 16 bytes of SHA-256 over the key: every attempt under one key lands in one trace. */
@@ -101,7 +117,7 @@ export function createSpanIdentityResolver(options: { readonly successSampleRati
         traceId = traceIdFromKey(key);
         source = 'correlation';
       } else {
-        traceId = randomBytes(16).toString('hex');
+        traceId = randomTraceId();
         source = 'random';
       }
     }

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import { createMetricsSink } from '../../src/sinks/metrics.ts';
-import { parseTraceparent, traceIdFraction, traceIdFromKey } from '../../src/sinks/trace-identity.ts';
+import { parseTraceparent, randomTraceId, traceIdFraction, traceIdFromKey } from '../../src/sinks/trace-identity.ts';
 import { createTraceSink, type TraceSink } from '../../src/sinks/traces.ts';
 import type { CorrelationFacts, ProcessedEvent } from '../../src/pipeline/types.ts';
 import { freePort } from '../support/ports.ts';
@@ -120,6 +120,12 @@ describe('span per call', () => {
     await sink.forceFlush();
     const spans = await spansNamed('stablegenius create_payment_intent', 2);
     expect(spans.map((s) => s.traceId)).toEqual([traceIdFromKey('idem-sg'), traceIdFromKey('idem-sg')]);
+  });
+
+  it('a call with nothing to derive a trace from gets a random trace id of its own, also across refills of the random pool', () => {
+    const ids = Array.from({ length: 1000 }, () => randomTraceId());
+    for (const id of ids) expect(id).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(1000);
   });
 
   it('a valid traceparent puts the span into that trace, as a child of the caller span', async () => {
