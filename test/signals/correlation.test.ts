@@ -47,6 +47,20 @@ describe('correlation tracker', () => {
     expect(call(tracker, event({ correlationId: 'pay-1', operation: 'create_order', timestampMs: T0 + 1 }))).toMatchObject({ attemptNumber: 1, isRetry: false });
   });
 
+  it('tracks several operations per key, each with its own attempts, up to maxOperationsPerKey; further operations stand alone', () => {
+    const tracker = createCorrelationTracker({ maxOperationsPerKey: 2 });
+    const at = (operation: string, n: number) => call(tracker, event({ correlationId: 'pay-ops', operation, timestampMs: T0 + n }));
+    expect(at('create_session', 1)).toMatchObject({ attemptNumber: 1, isRetry: false });
+    expect(at('create_order', 2)).toMatchObject({ attemptNumber: 1, isRetry: false });
+    expect(at('create_order', 3)).toMatchObject({ attemptNumber: 2, isRetry: true });
+    expect(at('create_session', 4)).toMatchObject({ attemptNumber: 2, isRetry: true });
+    // A third operation is over the limit: not tracked, so its repeats are not counted as retries.
+    expect(at('capture', 5)).toMatchObject({ key: 'pay-ops', attemptNumber: 1, isRetry: false });
+    expect(at('capture', 6)).toMatchObject({ key: 'pay-ops', attemptNumber: 1, isRetry: false });
+    expect(at('create_order', 7)).toMatchObject({ attemptNumber: 3, isRetry: true });
+    expect(tracker.size).toBe(1);
+  });
+
   it('flags a retry storm once one operation has more attempts than the threshold', () => {
     const tracker = createCorrelationTracker({ stormThreshold: 3 });
     const facts = [1, 2, 3, 4, 5].map((i) =>
