@@ -1,7 +1,7 @@
 // Where `paysignal classify` spends its time: runs it under `node --cpu-prof` on a generated file and
 // prints the top functions by self time and by inclusive time, and self time per source file.
 //
-//   node bench/classify/profile.ts [--lines N (200000)] [--seed S] [--top K (25)] [--interval US (200)]
+//   node bench/classify/profile.ts [--lines N (200000)] [--seed S] [--top K (25)] [--interval US (200)] [--workers N (0)]
 //
 // The .cpuprofile is kept in bench/out/profile/ (open it in Chrome DevTools or speedscope).
 import { spawnSync } from 'node:child_process';
@@ -98,6 +98,8 @@ function main(): void {
       seed: { type: 'string', default: String(DEFAULT_SEED) },
       top: { type: 'string', default: '25' },
       interval: { type: 'string', default: '200' },
+      // 0 profiles the whole pipeline on the main thread; --cpu-prof writes one profile per thread.
+      workers: { type: 'string', default: '0' },
     },
   });
   const lines = Number(values.lines);
@@ -111,7 +113,7 @@ function main(): void {
   const started = performance.now();
   const r = spawnSync(
     process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', name, '--cpu-prof-interval', values.interval, join(ROOT, 'bin', 'paysignal.js'), 'classify', dataset.file],
+    ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', name, '--cpu-prof-interval', values.interval, join(ROOT, 'bin', 'paysignal.js'), 'classify', dataset.file, '--workers', values.workers],
     { stdio: ['ignore', devNull, 'inherit'] },
   );
   closeSync(devNull);

@@ -2,25 +2,24 @@
 // pipeline, in process (no Kafka: the records go to pipeline.processRecord in batches the way the
 // Kafka source hands them over), measuring RSS over time.
 //
-//   node bench/memory/run.ts [--events 5000000] [--batch 1000] [--warmup 1000000] [--json FILE]
+//   node bench/memory/run.ts [--events 5000000] [--batch 1000] [--warmup 1000000] [--json FILE] [--heap-snapshot-at N]
 //
 // The pipeline is the one startService builds: decoder, classifier, correlation tracker (config
 // defaults: 100k keys, 1 h TTL), metrics sink on a registry with process metrics, spans
 // (success_sample_ratio 0.1, every error span) exported over OTLP/HTTP protobuf to a black-hole
-// receiver in this process, the alert engine with the shipped rules (rules/, no Alertmanager), and a
+// receiver in a child process (bench/support/otlp-black-hole.ts), the alert engine with the shipped rules (rules/, no Alertmanager), and a
 // dead-letter sink that only counts. Events: the first 10,000 lines of the classify benchmark's data
 // as templates; each event gets a new correlation id (`c<n>`), idempotency-key headers are removed
 // so the id is the correlation key, and event time advances 1 ms per event (5M events: 83 min of
 // event time, so the 1 h correlation TTL and the rule windows roll over). Between batches the
 // pipeline is flushed and the event loop turns (span export and rule timers run); /metrics is
 // rendered every 250k events. Target: RSS < 250 MB and flat after warm-up.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { signalsFromConfig, startAlertingFromConfig } from '../../src/pipeline/from-config.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import { parseConfig } from '../../src/config/config.ts';
@@ -30,7 +29,8 @@ import { createPipeline } from '../../src/pipeline/pipeline.ts';
 import type { DeadLetterSink } from '../../src/pipeline/types.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
-import { DEFAULT_SEED, ensureDataset, ROOT } from '../classify/generate.ts';
+import { DEFAULT_SEED, ensureDataset, OUT_DIR, ROOT } from '../classify/generate.ts';
+import { startOtlpBlackHole } from '../support/otlp-black-hole.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,26 +38,20 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '1000000' },
     json: { type: 'string' },
+    // Writes a heap snapshot after this many events (after a full GC when run with --expose-gc).
+    'heap-snapshot-at': { type: 'string' },
   },
 });
 const TOTAL = Number(values.events);
 const BATCH = Number(values.batch);
 const WARMUP = Number(values.warmup);
 const SAMPLE_EVERY = 100_000;
+const SNAPSHOT_AT = values['heap-snapshot-at'] === undefined ? -1 : Number(values['heap-snapshot-at']);
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
-// --- black-hole OTLP receiver -------------------------------------------------------------------
-let otlpRequests = 0;
-const otlp = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    otlpRequests++;
-    res.writeHead(200, { 'content-type': 'application/x-protobuf' });
-    res.end();
-  });
-});
-await new Promise<void>((resolve) => otlp.listen(0, '127.0.0.1', resolve));
-process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
+// --- black-hole OTLP receiver, in a process of its own ------------------------------------------
+const otlp = await startOtlpBlackHole();
+process.env.OTEL_EXPORTER_OTLP_ENDPOINT = otlp.url;
 process.env.OTEL_SERVICE_NAME = 'paysignal-bench-memory';
 
 // --- templates ------------------------------------------------------------------------------------
@@ -120,13 +114,17 @@ while (n < TOTAL) {
     log(`${String(n).padStart(8)} events  ${s.seconds.toFixed(1).padStart(6)} s  RSS ${s.rssMb.toFixed(0).padStart(4)} MB  heap ${s.heapUsedMb.toFixed(0).padStart(4)} MB  ext+ab ${s.externalMb.toFixed(0).padStart(4)} MB${s.liveHeapMb === null ? '' : `  live heap ${s.liveHeapMb.toFixed(0).padStart(4)} MB`}  tracker keys ${s.trackerKeys}`);
   }
   if (n % 250_000 === 0) await signals.exposition.render(n % 500_000 === 0);
+  if (n === SNAPSHOT_AT) {
+    (globalThis as { gc?: () => void }).gc?.();
+    log(`heap snapshot: ${writeHeapSnapshot(join(OUT_DIR, `memory-${n}.heapsnapshot`))}`);
+  }
 }
 const seconds = (performance.now() - t0) / 1000;
 const stats = signals.traces?.stats();
 await pipeline.close();
 await alerting.close();
 await signals.close();
-otlp.close();
+const { requests: otlpRequests } = await otlp.close();
 
 // --- summary ------------------------------------------------------------------------------------------
 const after = samples.filter((s) => s.events >= WARMUP);
