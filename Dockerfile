@@ -23,7 +23,10 @@ RUN node -e "if (process.versions.node.split('.')[0] !== '24') { console.error('
 FROM ${NODE_IMAGE}
 # PAYSIGNAL_RULES is deliberately unset: the in-process alert engine is for single instances, so
 # turn it on explicitly (PAYSIGNAL_RULES=/app/rules for the shipped rules; the chart decides per values).
+# NODE_OPTIONS: the V8 heap settings paysignal ships with (src/service-node-options.ts explains them;
+# the chart's `nodeOptions` value overrides them).
 ENV NODE_ENV=production \
+    NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=4" \
     PAYSIGNAL_HTTP_HOST=0.0.0.0 \
     PAYSIGNAL_HTTP_PORT=9464
 WORKDIR /app

@@ -2,7 +2,7 @@
 // the same topic of the same broker, in the same run.
 //
 //   node bench/kafka/run.ts [--messages N] [--partitions P] [--rounds R] [--concurrency C] [--json FILE]
-//                           [--profile]
+//                           [--profile] [--paysignal-node-options FLAGS]
 //
 // 1. Starts the embedded broker (librdkafka mock cluster) and one topic with P partitions.
 // 2. Produces N provider-native events (the classify benchmark's generator, bench/classify/generate.ts)
@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { startEmbeddedBroker } from '../../src/embedded-broker/index.ts';
+import { SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
 import { DEFAULT_SEED, ensureDataset, OUT_DIR, ROOT } from '../classify/generate.ts';
 import { summarize } from '../classify/profile.ts';
@@ -40,6 +41,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     json: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    // V8 flags for the paysignal consumer; default the ones the image and the chart ship with.
+    'paysignal-node-options': { type: 'string', default: SERVICE_NODE_OPTIONS },
   },
 });
 const N = Number(values.messages);
@@ -121,7 +124,7 @@ function runConsumer(mode: 'noop' | 'paysignal', round: number): Promise<Result>
     '--mode', mode, '--brokers', broker.bootstrapServers, '--topic', topic, '--group', group,
     '--expect', String(N), '--concurrency', String(CONCURRENCY), '--rules', join(ROOT, 'rules'), '--dlq', dlq,
   ];
-  const nodeArgs: string[] = [];
+  const nodeArgs: string[] = mode === 'paysignal' ? values['paysignal-node-options'].split(/\s+/).filter((a) => a !== '') : [];
   if (values.profile && mode === 'paysignal') {
     mkdirSync(join(OUT_DIR, 'profile'), { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(OUT_DIR, 'profile'), '--cpu-prof-name', `kafka-paysignal-${round}.cpuprofile`, '--cpu-prof-interval', '500');

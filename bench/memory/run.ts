@@ -3,6 +3,7 @@
 // Kafka source hands them over), measuring RSS over time.
 //
 //   node bench/memory/run.ts [--events 5000000] [--batch 1000] [--warmup 1000000] [--json FILE] [--heap-snapshot-at N]
+//                            [--node-options=FLAGS (default: the shipped ones, src/service-node-options.ts; '' for V8's defaults)]
 //
 // The pipeline is the one startService builds: decoder, classifier, correlation tracker (config
 // defaults: 100k keys, 1 h TTL), metrics sink on a registry with process metrics, spans
@@ -19,6 +20,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { signalsFromConfig, startAlertingFromConfig } from '../../src/pipeline/from-config.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';
@@ -31,6 +34,7 @@ import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { DEFAULT_SEED, ensureDataset, OUT_DIR, ROOT } from '../classify/generate.ts';
 import { startOtlpBlackHole } from '../support/otlp-black-hole.ts';
+import { SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 
 const { values } = parseArgs({
   options: {
@@ -40,8 +44,21 @@ const { values } = parseArgs({
     json: { type: 'string' },
     // Writes a heap snapshot after this many events (after a full GC when run with --expose-gc).
     'heap-snapshot-at': { type: 'string' },
+    // V8 flags of the measured process; default the ones the image and the chart ship with.
+    'node-options': { type: 'string', default: SERVICE_NODE_OPTIONS },
   },
 });
+
+// The measurement runs in a child started with the V8 flags under test (and this process' own
+// flags, such as --expose-gc), because a heap limit cannot be changed once Node runs.
+if (process.env.PAYSIGNAL_BENCH_MEMORY_CHILD !== '1') {
+  const flags = values['node-options'].split(/\s+/).filter((f) => f !== '');
+  const child = spawnSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, PAYSIGNAL_BENCH_MEMORY_CHILD: '1' },
+  });
+  process.exit(child.status ?? 1);
+}
 const TOTAL = Number(values.events);
 const BATCH = Number(values.batch);
 const WARMUP = Number(values.warmup);

@@ -59,7 +59,7 @@ interface OperationState {
 /**
  * What is held per key. Most keys only ever see one operation, so the first is stored inline and
  * further ones in `more`: one object per key instead of an entry, an operations array and an
- * operation object (about 390 bytes of heap per key before, 165 after, measured with 100k keys).
+ * operation object (heap per key without the key string: about 390 bytes before, 165 after).
  */
 class KeyState implements OperationState {
   readonly key: string;
@@ -88,6 +88,26 @@ class KeyState implements OperationState {
 }
 
 const MAX_KEY_LENGTH = 200;
+
+/**
+ * Heap per tracked key, rounded up from what a full tracker measures: about 250 bytes with 36-character
+ * keys (the state, the key string and the Map's slot; test/signals/correlation.test.ts checks the bound).
+ */
+export const TRACKER_HEAP_BYTES_PER_KEY = 320;
+
+/**
+ * A warning when `maxKeys` full keys would take more than half of the V8 heap limit, naming both
+ * fixes; null when they fit. Checked at startup: a tracker that outgrows the heap ends the process.
+ */
+export function trackerHeapWarning(maxKeys: number, heapLimitBytes: number): string | null {
+  const needMb = (maxKeys * TRACKER_HEAP_BYTES_PER_KEY) / 2 ** 20;
+  const limitMb = heapLimitBytes / 2 ** 20;
+  if (needMb <= limitMb / 2) return null;
+  return (
+    `correlation.max_keys ${maxKeys} needs about ${Math.ceil(needMb)} MB of heap, more than half of the V8 heap limit ` +
+    `(${Math.floor(limitMb)} MB): raise --max-old-space-size in NODE_OPTIONS (the chart's nodeOptions) or lower correlation.max_keys`
+  );
+}
 
 export function createCorrelationTracker(options: CorrelationTrackerOptions = {}): CorrelationTracker {
   const maxKeys = positive(options.maxKeys ?? 100_000, 'maxKeys');

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 import { ROOT } from '../support/cli.ts';
 
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -50,6 +51,10 @@ describe('Dockerfile', () => {
     expect(existsSync(join(ROOT, 'bin', 'paysignal.js'))).toBe(true);
     const values = readFileSync(join(ROOT, 'helm', 'paysignal', 'values.yaml'), 'utf8');
     expect(values).toMatch(/runAsUser: 1000\n/);
+  });
+
+  it('ships the V8 heap settings of src/service-node-options.ts as NODE_OPTIONS', () => {
+    expect(all('ENV').join(' ')).toContain(`NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`);
   });
 
   it('does not turn the in-process alert engine on by itself (the chart decides)', () => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 import { PROJECT_NODE, ROOT } from '../support/cli.ts';
 import { CHART_DIR, helm, setArgs } from '../support/helm.ts';
 
@@ -139,6 +140,8 @@ describe('helm template with default values', () => {
     expect(e.get('KAFKA_DLQ_TOPIC')?.value).toBe('payment-calls.dlq');
     expect(e.get('PAYSIGNAL_HTTP_PORT')?.value).toBe('9464');
     expect(e.get('PAYSIGNAL_CONFIG')?.value).toBe('/etc/paysignal/config/config.yaml');
+    // the V8 heap settings the image ships with (src/service-node-options.ts)
+    expect(e.get('NODE_OPTIONS')?.value).toBe(SERVICE_NODE_OPTIONS);
     // one replica: the in-process engine runs on the chart's rule files
     expect(e.get('PAYSIGNAL_RULES')?.value).toBe('/etc/paysignal/rules');
     // unset values do not become empty variables

@@ -1,7 +1,10 @@
 // The correlation tracker (DESIGN section 5): attempts, retries, storms and retry violations per key.
 import { describe, expect, it } from 'vitest';
-import { createCorrelationTracker } from '../../src/classify/correlation.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createCorrelationTracker, TRACKER_HEAP_BYTES_PER_KEY, trackerHeapWarning } from '../../src/classify/correlation.ts';
 import { NON_RETRYABLE, RETRY_DECISIONS } from '../../src/classify/taxonomy.ts';
+import { createDecoder } from '../../src/events/decode.ts';
 import type { PaymentCallEvent } from '../../src/events/event.ts';
 import { BAD_VALUE, classification, event, MERCHANT_INACTIVE, RESOURCE_LOCKED, T0, type ErrorSpec } from './fixtures.ts';
 
@@ -142,5 +145,42 @@ describe('correlation tracker', () => {
     for (let i = 0; i < 50_000; i++) call(tracker, event({ idempotencyKey: `flood-${i}`, timestampMs: T0 + i }));
     expect(tracker.size).toBe(1000);
     expect(tracker.evictions).toBe(49_000);
+  });
+
+  it('a full tracker takes no more heap per key than the startup check assumes', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heapAfterGc = (): number => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const keys = 100_000;
+    // Keys as they arrive: strings the decoder made from JSON, 36 characters like a UUID.
+    const decoder = createDecoder();
+    const error = { code: 'internal_error', category: 'provider_error', retry: 'retry_same_key_later' } as const;
+    const tracker = createCorrelationTracker({ maxKeys: keys, now: () => T0 + keys });
+    for (let i = 0; i < keys; i++) {
+      const line = JSON.stringify({ timestamp: T0 + i, provider: 'kustom', operation: 'create_order', http: { status_code: 500 }, correlation_id: `pay-${String(i).padStart(32, '0')}` });
+      const decoded = decoder.decode(Buffer.from(line));
+      if (!decoded.ok) throw new Error(decoded.rejection.detail);
+      tracker.observe(decoded.event, classification(decoded.event, error));
+    }
+    expect(tracker.size).toBe(keys);
+    // What the tracker alone holds (its state and the key strings): the heap with it full, minus
+    // the heap once it is emptied.
+    const full = heapAfterGc();
+    tracker.clear();
+    const perKey = (full - heapAfterGc()) / keys;
+    expect(perKey).toBeGreaterThan(100);
+    expect(perKey).toBeLessThanOrEqual(TRACKER_HEAP_BYTES_PER_KEY);
+  });
+
+  it('warns at startup when max_keys would take more than half of the heap limit, naming both fixes', () => {
+    expect(trackerHeapWarning(100_000, 192 * 2 ** 20)).toBeNull();
+    const warning = trackerHeapWarning(1_000_000, 192 * 2 ** 20);
+    expect(warning).toContain('correlation.max_keys 1000000 needs about 306 MB of heap');
+    expect(warning).toContain('V8 heap limit (192 MB)');
+    expect(warning).toMatch(/--max-old-space-size in NODE_OPTIONS .* or lower correlation.max_keys/);
   });
 });

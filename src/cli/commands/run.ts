@@ -4,6 +4,7 @@
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 shutdown did not finish within
 // kafka.shutdown_timeout or a fatal error, 2 bad configuration or usage.
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import type { ISocketFactory } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Alerting } from '../../alerting/index.ts';
@@ -12,6 +13,7 @@ import { startHttpServer, type HttpServer } from '../../server/http.ts';
 import { createMetricsRegistry } from '../../sinks/exposition.ts';
 import type { Signals } from '../../sinks/signals.ts';
 import { createClassifier } from '../../classify/classifier.ts';
+import { trackerHeapWarning } from '../../classify/correlation.ts';
 import { assertKafkaConfigured, loadConfig, type PaysignalConfig } from '../../config/config.ts';
 import { PaysignalError } from '../../errors.ts';
 import { createDecoder } from '../../events/decode.ts';
@@ -122,6 +124,10 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
   const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
   const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping });
+  const heapLimitBytes = getHeapStatistics().heap_size_limit;
+  logger.info({ heapLimitMb: Math.floor(heapLimitBytes / 2 ** 20), correlationMaxKeys: config.correlation.max_keys }, 'V8 heap limit');
+  const heapWarning = trackerHeapWarning(config.correlation.max_keys, heapLimitBytes);
+  if (heapWarning !== null) logger.warn({ field: 'correlation.max_keys' }, heapWarning);
 
   // Opened before anything that starts timers or connections, so a bad path fails fast and clean.
   const eventsFile = config.events_file.path === null ? null : createEventsFileSink(config.events_file.path);
