@@ -54,9 +54,15 @@ export function createRuleReloader(options: RuleReloaderOptions): RuleReloader {
   let again = false;
   let closed = false;
 
-  const loadOnce = async (): Promise<ReloadResult> => {
+  // The first load has no previous rules to keep: its failure is not a failed reload, and the caller
+  // refuses to start.
+  const loadOnce = async (first: boolean): Promise<ReloadResult> => {
     const { ruleSets, problems } = await loadRules(options.paths);
     if (problems.length > 0) {
+      if (first) {
+        options.logger?.error({ problems: problems.map(formatProblem) }, 'alert rules did not load');
+        return { ok: false, rules: 0, problems };
+      }
       metrics?.reloadFailures.inc();
       metrics?.lastReloadSuccess.set(0);
       options.logger?.error({ problems: problems.map(formatProblem) }, 'alert rules not reloaded; the previous rules stay in force');
@@ -79,7 +85,7 @@ export function createRuleReloader(options: RuleReloaderOptions): RuleReloader {
       let result: ReloadResult;
       do {
         again = false;
-        result = await loadOnce();
+        result = await loadOnce(false);
         options.onReload?.(result);
       } while (again && !closed);
       return result;
@@ -106,7 +112,7 @@ export function createRuleReloader(options: RuleReloaderOptions): RuleReloader {
 
   return {
     async start() {
-      const first = await loadOnce();
+      const first = await loadOnce(true);
       options.onReload?.(first);
       if (!first.ok) return first;
       if (options.watch ?? true) {

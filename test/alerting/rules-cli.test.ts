@@ -260,6 +260,33 @@ tests:
 });
 
 describe('hot reload', () => {
+  it('rules that do not load at startup are reported as such, not as a failed reload, and nothing is watched', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'paysignal-reload-'));
+    try {
+      await writeFile(join(dir, 'a.yaml'), `${GOOD}  - name: [broken\n`);
+      const registry = new Registry();
+      const engine = createAlertEngine({ ruleSets: [], registry });
+      const errors: { obj: string; msg: string }[] = [];
+      const reloader = createRuleReloader({
+        paths: [dir],
+        target: engine,
+        registry,
+        logger: { info() {}, error: (obj, msg) => errors.push({ obj: JSON.stringify(obj), msg: String(msg) }) },
+      });
+      const first = await reloader.start();
+      reloader.close();
+      expect(first.ok).toBe(false);
+      expect(first.problems.map((p) => p.code)).toContain('E_YAML_SYNTAX');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.msg).toBe('alert rules did not load');
+      expect(errors[0]!.obj).toContain('E_YAML_SYNTAX');
+      expect(engine.ruleSets()).toEqual([]);
+      expect(await registry.metrics()).toMatch(/paysignal_rules_reload_failures_total 0/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a broken file keeps the previous rules, logs, and sets the metrics; a fixed file and SIGHUP reload', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'paysignal-reload-'));
     try {
