@@ -1,14 +1,13 @@
 // The `paysignal` command: dispatches to a subcommand and turns errors into exit codes.
 import { PaysignalError } from '../errors.ts';
-import { classifyCommand } from './commands/classify.ts';
-import { explainCommand } from './commands/explain.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
-// Subcommands load lazily so `paysignal classify` does not pay for Kafka or OpenTelemetry imports.
+// Subcommands load lazily: each pays only for its own imports (classify's main thread, for one, does
+// not load the catalogs, which its workers load).
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  classify: { summary: 'classify NDJSON events from a file or stdin', load: async () => classifyCommand },
-  explain: { summary: 'show a provider error code and what to do', load: async () => explainCommand },
+  classify: { summary: 'classify NDJSON events from a file or stdin', load: async () => (await import('./commands/classify.ts')).classifyCommand },
+  explain: { summary: 'show a provider error code and what to do', load: async () => (await import('./commands/explain.ts')).explainCommand },
   run: { summary: 'consume payment-call events from Kafka (the service)', load: async () => (await import('./commands/run.ts')).runCommand },
   demo: { summary: 'the whole pipeline locally on an embedded broker with generated traffic', load: async () => (await import('./commands/demo.ts')).demoCommand },
   rules: { summary: 'check, test and compile alert rules', load: async () => (await import('./commands/rules.ts')).rulesCommand },

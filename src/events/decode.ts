@@ -5,10 +5,11 @@ import { compileSchema, type SchemaProblem } from '../schema.ts';
 import type { Rejection, RejectionReason } from '../pipeline/types.ts';
 import type { Environment, Headers, PaymentCallEvent } from './event.ts';
 import type { FieldMapping } from './mapping.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from './limits.ts';
 import { redactParsed, redactString } from './redact.ts';
 import eventSchema from './payment-call-event.schema.json' with { type: 'json' };
 
-export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_EVENT_BYTES };
 
 export type DecodeResult =
   | { readonly ok: true; readonly event: PaymentCallEvent }

@@ -5,9 +5,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { createClassifier } from '../../classify/classifier.ts';
-import { createDecoder, DEFAULT_MAX_EVENT_BYTES } from '../../events/decode.ts';
-import { loadMapping } from '../../events/mapping.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from '../../events/limits.ts';
 import { PaysignalError } from '../../errors.ts';
 import { ChunkCutter, type ChunkItem } from '../classify/chunker.ts';
 import { classifyChunk, tooLargeLine, type ChunkResult } from '../classify/output.ts';
@@ -52,7 +50,13 @@ interface ChunkOutput {
   readonly invalid: number;
 }
 
+// The decoder and the catalogs are loaded where chunks are classified: here only without workers.
 async function inProcess(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkOutput) => void): Promise<ChunkClassifier> {
+  const [{ createClassifier }, { createDecoder }, { loadMapping }] = await Promise.all([
+    import('../../classify/classifier.ts'),
+    import('../../events/decode.ts'),
+    import('../../events/mapping.ts'),
+  ]);
   const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(options.mapping)]);
   const decoder = createDecoder({ maxBytes: options.maxEventBytes, mapping });
   return {
@@ -200,7 +204,7 @@ export async function classifyCommand(argv: string[]): Promise<number> {
     throw new PaysignalError('INPUT_NOT_READABLE', `cannot read input: ${(error as Error).message}`, { file });
   }
   // Load the mapping here first: a bad one is a clear error, not a failing worker.
-  await loadMapping(values.mapping);
+  if (values.mapping !== 'native') await (await import('../../events/mapping.ts')).loadMapping(values.mapping);
   await classifyStream(input, process.stdout, { maxEventBytes, mapping: values.mapping, workers });
   return 0;
 }
