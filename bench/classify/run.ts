@@ -2,7 +2,7 @@
 // against (a) the ceiling, a plain readline + JSON.parse loop in a child Node process on the same
 // file, and (b) mtail counting the same lines by provider and code, in the same run.
 //
-//   node bench/classify/run.ts [--lines N] [--runs K] [--seed S] [--json FILE] [--strict] [--wait-idle]
+//   node bench/classify/run.ts [--lines N] [--runs K (5)] [--seed S] [--json FILE] [--strict] [--wait-idle]
 //
 // Every tool runs as a child process on the same file (already in the page cache), K times each,
 // interleaved; the median wall time (startup included) gives events/s. Peak RSS and CPU time come
@@ -264,7 +264,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       lines: { type: 'string', default: String(DEFAULT_LINES) },
-      runs: { type: 'string', default: '3' },
+      runs: { type: 'string', default: '5' },
       seed: { type: 'string', default: String(DEFAULT_SEED) },
       json: { type: 'string' },
       strict: { type: 'boolean', default: false },
