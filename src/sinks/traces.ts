@@ -4,7 +4,8 @@
 // - Trace id: the event's `traceparent` when valid (the span becomes a child of that span), else
 //   SHA-256 of the payment's correlation id / idempotency key, so every attempt shares one trace.
 // - All error spans are kept; successes are kept by `successSampleRatio`, decided by the trace id.
-// - Export: BatchSpanProcessor over the OTLP/HTTP protobuf exporter, configured by the standard OTEL_*
+// - Export: BatchSpanProcessor over OTLP/HTTP, protobuf unless OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL says
+//   http/json (grpc is refused at startup, naming the fix), configured by the standard OTEL_*
 //   variables (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION, OTEL_SERVICE_NAME,
 //   OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*). `onEvent` only appends to a bounded queue; when the receiver
 //   is slow or down the queue fills and further spans are dropped and counted
@@ -13,6 +14,7 @@
 // - Nothing is registered globally; the provider is on the returned object.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ExportResultCode, getNumberFromEnv, millisToHrTime, type ExportResult } from '@opentelemetry/core';
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
@@ -26,6 +28,7 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import type { Registry } from 'prom-client';
+import { PaysignalError } from '../errors.ts';
 import type { EventSink, ProcessedEvent } from '../pipeline/types.ts';
 import { CounterFamily, register, type CounterSlot } from './series.ts';
 import { createSpanIdentityResolver, type SpanIdentityResolver } from './trace-identity.ts';
@@ -58,7 +61,7 @@ export interface TraceSinkOptions {
   readonly shutdownTimeoutMs?: number;
   /** Share one resolver with the metrics sink's exemplars; default a new one with `successSampleRatio`. */
   readonly identity?: SpanIdentityResolver;
-  /** Environment to read OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER from; default process.env. */
+  /** Environment to read OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL from; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -82,6 +85,27 @@ export interface TraceSink extends EventSink {
   /** Exports what is queued now (tests, shutdown). Deliberately not the EventSink `flush`: spans never hold up a commit. */
   forceFlush(): Promise<void>;
   close(): Promise<void>;
+}
+
+export type OtlpTracesProtocol = 'http/protobuf' | 'http/json';
+
+/**
+ * The OTLP protocol for spans: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+ * else http/protobuf (the specification's default). Anything else stops startup: silently exporting
+ * in another protocol than the one configured would look like a collector that drops everything.
+ */
+export function otlpTracesProtocol(env: NodeJS.ProcessEnv): OtlpTracesProtocol {
+  const name = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? '').trim() !== '' ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const raw = env[name] ?? '';
+  const value = raw.trim().toLowerCase();
+  if (value === '' || value === 'http/protobuf') return 'http/protobuf';
+  if (value === 'http/json') return 'http/json';
+  throw new PaysignalError(
+    'OTLP_PROTOCOL_UNSUPPORTED',
+    `${name}="${raw}" is not supported: paysignal exports spans over OTLP/HTTP, as http/protobuf (the default) or http/json; ` +
+      `for a gRPC-only setup, point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's OTLP/HTTP receiver (port 4318 by default)`,
+    { field: name },
+  );
 }
 
 /** Hands the SDK a chosen trace id for root spans (derived ids), random ids otherwise. */
@@ -141,7 +165,9 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
     exportFailedSlot = droppedFamily.series('export_failed');
   }
 
-  const inner: SpanExporter = options.exporter ?? new OTLPTraceExporter(options.otlp ?? {});
+  const protocol = options.exporter !== undefined || disabled ? 'http/protobuf' : otlpTracesProtocol(env);
+  const inner: SpanExporter =
+    options.exporter ?? (protocol === 'http/json' ? new OTLPJsonTraceExporter(options.otlp ?? {}) : new OTLPTraceExporter(options.otlp ?? {}));
   const counting: SpanExporter = {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
       const n = spans.length;

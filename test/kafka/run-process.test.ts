@@ -216,5 +216,9 @@ describe('paysignal run as a process', () => {
     const badPort = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x', PAYSIGNAL_HTTP_PORT: 'ninety' }, 'kafka: {}\n');
     expect((await badPort.exited).code).toBe(2);
     expect(badPort.output()).toContain('CONFIG_ENV_INVALID PAYSIGNAL_HTTP_PORT: PAYSIGNAL_HTTP_PORT must be a whole number');
+
+    const grpc = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, 'kafka: {}\n');
+    expect((await grpc.exited).code).toBe(2);
+    expect(grpc.output()).toContain('OTLP_PROTOCOL_UNSUPPORTED OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="grpc" is not supported');
   });
 });

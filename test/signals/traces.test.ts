@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import { createMetricsSink } from '../../src/sinks/metrics.ts';
 import { parseTraceparent, randomTraceId, traceIdFraction, traceIdFromKey } from '../../src/sinks/trace-identity.ts';
-import { createTraceSink, type TraceSink } from '../../src/sinks/traces.ts';
+import { createTraceSink, otlpTracesProtocol, type TraceSink } from '../../src/sinks/traces.ts';
 import type { CorrelationFacts, ProcessedEvent } from '../../src/pipeline/types.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/processes.ts';
@@ -167,6 +167,34 @@ describe('span per call', () => {
     } finally {
       process.env = saved;
     }
+  });
+
+  it('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json exports OTLP/JSON with the same spans', async () => {
+    const sink = traceSink({ env: { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' } });
+    sink.onEvent(processed(event({ provider: 'jsontest', operation: 'capture', statusCode: 403, correlationId: 'corr-json', timestampMs: T0 }), MERCHANT_INACTIVE));
+    await sink.forceFlush();
+    const [span] = await spansNamed('jsontest capture', 1);
+    expect(receiver.lastHeaders['content-type']).toBe('application/json');
+    expect(span!.traceId).toBe(traceIdFromKey('corr-json'));
+    expect(span!.kind).toBe(CLIENT);
+    expect(span!.statusCode).toBe(STATUS_ERROR);
+    expect(span!.attributes['payment.error.code']).toBe('MERCHANT_INACTIVE');
+    expect(span!.endTimeUnixNano).toBe(BigInt(T0) * NS_PER_MS);
+  });
+
+  it('OTEL_EXPORTER_OTLP_PROTOCOL applies when the traces-specific variable is not set', () => {
+    expect(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toBe('http/json');
+    expect(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })).toBe('http/protobuf');
+    expect(otlpTracesProtocol({})).toBe('http/protobuf');
+  });
+
+  it.each([
+    ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'grpc'],
+    ['OTEL_EXPORTER_OTLP_PROTOCOL', 'http/thrift'],
+  ])('%s=%s stops startup with an error that names the variable and the fix', (name, value) => {
+    expect(() => createTraceSink({ env: { [name]: value }, otlp: { url: receiver.tracesUrl } })).toThrow(
+      expect.objectContaining({ code: 'OTLP_PROTOCOL_UNSUPPORTED', field: name, message: expect.stringMatching(new RegExp(`${name}="${value}" is not supported.*http/protobuf.*http/json.*4318`)) }),
+    );
   });
 
   it('OTEL_TRACES_EXPORTER=none turns the sink off', () => {

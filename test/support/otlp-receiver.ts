@@ -1,6 +1,7 @@
 // An OTLP/HTTP trace receiver for tests: node:http on 127.0.0.1 and a free port, POST /v1/traces with
 // `application/x-protobuf` bodies (gzip accepted), decoded with protobufjs from the OTLP proto
-// definitions below (opentelemetry-proto v1 trace and common messages, fields the tests need).
+// definitions below (opentelemetry-proto v1 trace and common messages, fields the tests need), or
+// `application/json` bodies (OTLP/JSON: the same messages, ids in hex).
 // It can be made slow (answers after a delay) or failing (answers 503) to test back-pressure.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -117,18 +118,15 @@ function attributes(list: DecodedKeyValue[] | undefined): Record<string, Attribu
   return out;
 }
 
-/** Decodes an ExportTraceServiceRequest into flat spans. */
-export function decodeTraceRequest(body: Uint8Array): ReceivedSpan[] {
-  const message = ExportTraceServiceRequest.decode(body);
-  const request = ExportTraceServiceRequest.toObject(message, { longs: String, bytes: String, enums: Number, defaults: true }) as {
-    resourceSpans: Array<{
+interface DecodedRequest {
+  resourceSpans: Array<{
       resource?: { attributes?: DecodedKeyValue[] };
       scopeSpans?: Array<{
         scope?: { name?: string };
         spans?: Array<{
           traceId: string;
           spanId: string;
-          parentSpanId: string;
+          parentSpanId?: string;
           name: string;
           kind: number;
           startTimeUnixNano: string;
@@ -138,8 +136,22 @@ export function decodeTraceRequest(body: Uint8Array): ReceivedSpan[] {
         }>;
       }>;
     }>;
-  };
-  const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
+}
+
+/** Decodes a protobuf ExportTraceServiceRequest into flat spans. */
+export function decodeTraceRequest(body: Uint8Array): ReceivedSpan[] {
+  const message = ExportTraceServiceRequest.decode(body);
+  const request = ExportTraceServiceRequest.toObject(message, { longs: String, bytes: String, enums: Number, defaults: true }) as DecodedRequest;
+  return flatten(request, (b64) => Buffer.from(b64, 'base64').toString('hex'));
+}
+
+/** Decodes an OTLP/JSON ExportTraceServiceRequest (ids are hex there, not base64) into flat spans. */
+export function decodeJsonTraceRequest(body: Uint8Array): ReceivedSpan[] {
+  const request = JSON.parse(Buffer.from(body).toString('utf8')) as DecodedRequest;
+  return flatten(request, (id) => id.toLowerCase());
+}
+
+function flatten(request: DecodedRequest, hex: (id: string) => string): ReceivedSpan[] {
   const spans: ReceivedSpan[] = [];
   for (const rs of request.resourceSpans) {
     const resource = attributes(rs.resource?.attributes);
@@ -148,7 +160,7 @@ export function decodeTraceRequest(body: Uint8Array): ReceivedSpan[] {
         spans.push({
           traceId: hex(s.traceId),
           spanId: hex(s.spanId),
-          parentSpanId: hex(s.parentSpanId),
+          parentSpanId: hex(s.parentSpanId ?? ''),
           name: s.name,
           kind: s.kind,
           startTimeUnixNano: BigInt(s.startTimeUnixNano),
@@ -194,9 +206,11 @@ export async function startOtlpReceiver(initial: ReceiverMode = { kind: 'ok' }):
           res.writeHead(current.status, { 'content-type': 'application/x-protobuf' }).end();
           return;
         }
-        spans.push(...decodeTraceRequest(body));
+        const json = String(req.headers['content-type'] ?? '').startsWith('application/json');
+        spans.push(...(json ? decodeJsonTraceRequest(body) : decodeTraceRequest(body)));
         // An empty ExportTraceServiceResponse.
-        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        if (json) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       };
       if (current.kind === 'slow') {
         const timer = setTimeout(() => {
