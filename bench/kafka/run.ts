@@ -16,11 +16,14 @@
 // 4. paysignal runs the shipped rules (rules/), metrics, the correlation tracker, sampled spans
 //    (success_sample_ratio 0.1, every error span) exported over OTLP/HTTP to a black-hole receiver in
 //    this process (answers 200 to every POST, discards the body), and the dead-letter producer.
+// 5. A librdkafka consumer that only counts (bench/kafka/rdkafka-consumer.c, compiled here) runs in
+//    every round too: a second ceiling, to show what the client library itself costs.
 // Prints events/s per consumer (median of rounds) and paysignal / no-op (target >= 0.85).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -116,10 +119,29 @@ interface Result {
   spansDropped?: number;
 }
 
+// --- the librdkafka ceiling, compiled like the embedded broker's launcher ----------------------------
+function buildRdkafkaConsumer(): string {
+  const source = join(ROOT, 'bench', 'kafka', 'rdkafka-consumer.c');
+  const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'rdkafka'], { encoding: 'utf8' }).trim().split(/\s+/);
+  const hash = createHash('sha256').update(readFileSync(source)).update(flags.join(' ')).digest('hex').slice(0, 16);
+  const dir = join(ROOT, 'node_modules', '.cache', 'paysignal');
+  const binary = join(dir, `rdkafka-consumer-${hash}`);
+  if (!existsSync(binary)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('cc', ['-O2', '-Wall', '-o', `${binary}.tmp`, source, ...flags], { stdio: ['ignore', 'inherit', 'inherit'] });
+    renameSync(`${binary}.tmp`, binary);
+  }
+  return binary;
+}
+const rdkafkaConsumer = buildRdkafkaConsumer();
+
+type Mode = 'noop' | 'paysignal' | 'rdkafka';
+const MODES: readonly Mode[] = ['noop', 'paysignal', 'rdkafka'];
+
 let groupSeq = 0;
-function runConsumer(mode: 'noop' | 'paysignal', round: number): Promise<Result> {
+function runConsumer(mode: Mode, round: number): Promise<Result> {
   const group = `bench-${mode}-${round}-${groupSeq++}`;
-  const args = [
+  const args = mode === 'rdkafka' ? [broker.bootstrapServers, topic, group, String(N)] : [
     join(ROOT, 'bench', 'kafka', 'consumer.ts'),
     '--mode', mode, '--brokers', broker.bootstrapServers, '--topic', topic, '--group', group,
     '--expect', String(N), '--concurrency', String(CONCURRENCY), '--rules', join(ROOT, 'rules'), '--dlq', dlq,
@@ -130,7 +152,7 @@ function runConsumer(mode: 'noop' | 'paysignal', round: number): Promise<Result>
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(OUT_DIR, 'profile'), '--cpu-prof-name', `kafka-paysignal-${round}.cpuprofile`, '--cpu-prof-interval', '500');
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [...nodeArgs, ...args], {
+    const child = spawn(mode === 'rdkafka' ? rdkafkaConsumer : NODE, mode === 'rdkafka' ? args : [...nodeArgs, ...args], {
       cwd: ROOT,
       env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: 'paysignal-bench', PAYSIGNAL_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -149,9 +171,10 @@ function runConsumer(mode: 'noop' | 'paysignal', round: number): Promise<Result>
   });
 }
 
-const results: { noop: Result[]; paysignal: Result[] } = { noop: [], paysignal: [] };
+const results: Record<Mode, Result[]> = { noop: [], paysignal: [], rdkafka: [] };
 for (let round = 0; round < ROUNDS; round++) {
-  const order: ('noop' | 'paysignal')[] = round % 2 === 0 ? ['noop', 'paysignal'] : ['paysignal', 'noop'];
+  // The order rotates from round to round, so no consumer always runs first (or last).
+  const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
   for (const mode of order) {
     const r = await runConsumer(mode, round);
     results[mode].push(r);
@@ -168,6 +191,8 @@ const noopRate = median(results.noop.map((r) => r.eventsPerSec));
 const payRate = median(results.paysignal.map((r) => r.eventsPerSec));
 const noopCpu = median(results.noop.map((r) => (r.cpuMs / r.events) * 1e3));
 const payCpu = median(results.paysignal.map((r) => (r.cpuMs / r.events) * 1e3));
+const rdkRate = median(results.rdkafka.map((r) => r.eventsPerSec));
+const rdkCpu = median(results.rdkafka.map((r) => (r.cpuMs / r.events) * 1e3));
 const ratio = payRate / noopRate;
 const summary = {
   date: new Date().toISOString(),
@@ -179,7 +204,9 @@ const summary = {
   rounds: ROUNDS,
   noop: { eventsPerSec: noopRate, cpuUsPerEvent: noopCpu, runs: results.noop },
   paysignal: { eventsPerSec: payRate, cpuUsPerEvent: payCpu, runs: results.paysignal },
+  rdkafka: { eventsPerSec: rdkRate, cpuUsPerEvent: rdkCpu, runs: results.rdkafka },
   ratio,
+  ratioToRdkafka: payRate / rdkRate,
   target: 0.85,
   otlp: { requests: otlpRequests, bytes: otlpBytes },
 };
@@ -187,7 +214,9 @@ process.stdout.write(
   `Kafka path, ${N} messages on ${P} partitions, partitionsConsumedConcurrently ${CONCURRENCY}, median of ${ROUNDS} rounds\n` +
     `  no-op kafkajs consumer: ${Math.round(noopRate)} events/s (${noopCpu.toFixed(1)} us CPU per event)\n` +
     `  paysignal run pipeline: ${Math.round(payRate)} events/s (${payCpu.toFixed(1)} us CPU per event)\n` +
+    `  librdkafka consumer (second ceiling): ${Math.round(rdkRate)} events/s (${rdkCpu.toFixed(1)} us CPU per event)\n` +
     `  ratio paysignal / no-op: ${ratio.toFixed(2)}x (target >= 0.85x: ${ratio >= 0.85 ? 'met' : 'MISSED'})\n` +
+    `  ratio paysignal / librdkafka: ${(payRate / rdkRate).toFixed(2)}x; no-op kafkajs / librdkafka: ${(noopRate / rdkRate).toFixed(2)}x\n` +
     `  OTLP black hole received ${otlpRequests} requests, ${(otlpBytes / 1e6).toFixed(1)} MB\n`,
 );
 if (values.profile) {
