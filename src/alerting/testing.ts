@@ -34,6 +34,7 @@ import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { Classification } from '../classify/classification.ts';
 import type { Category, RetryDecision } from '../classify/taxonomy.ts';
+import { eventOf } from '../events/event.ts';
 import type { ProcessedEvent } from '../pipeline/types.ts';
 import { createFakeClock } from './clock.ts';
 import { toPrometheusRuleFile } from './compiler.ts';
@@ -53,8 +54,6 @@ export interface SyntheticEvent {
   /** Set when the attempt violates an earlier decision. */
   readonly violation: { readonly code: string | null; readonly retry: string } | null;
 }
-
-const EMPTY_HEADERS = Object.freeze({});
 
 /** A ProcessedEvent as the pipeline would hand it to sinks, carrying exactly these labels. */
 export function toProcessedEvent(e: SyntheticEvent): ProcessedEvent {
@@ -82,26 +81,7 @@ export function toProcessedEvent(e: SyntheticEvent): ProcessedEvent {
   };
   return {
     record: { value: null, source: 'test', topic: 'test', partition: 0, offset: '0', key: null, headers: {} },
-    event: {
-      timestampMs: e.ts,
-      provider: classification.provider,
-      operation: classification.operation,
-      method: null,
-      route: null,
-      statusCode: classification.statusCode,
-      durationMs: null,
-      requestHeaders: EMPTY_HEADERS,
-      responseHeaders: EMPTY_HEADERS,
-      body: null,
-      networkError: null,
-      correlationId: null,
-      idempotencyKey: null,
-      attempt: null,
-      merchantId: null,
-      environment: null,
-      service: null,
-      traceparent: null,
-    },
+    event: eventOf({ timestampMs: e.ts, provider: classification.provider, operation: classification.operation, statusCode: classification.statusCode }),
     classification,
     correlation:
       e.violation === null

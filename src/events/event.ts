@@ -31,3 +31,31 @@ export interface PaymentCallEvent {
   readonly service: string | null;
   readonly traceparent: string | null;
 }
+
+const NO_HEADERS: Headers = Object.freeze({});
+
+/**
+ * An event from the given fields, every other one absent (null, no headers): for events made up
+ * rather than decoded, such as the synthetic ones of `paysignal rules test`.
+ */
+export function eventOf(fields: Pick<PaymentCallEvent, 'timestampMs' | 'provider'> & Partial<PaymentCallEvent>): PaymentCallEvent {
+  return {
+    operation: null,
+    method: null,
+    route: null,
+    statusCode: null,
+    durationMs: null,
+    requestHeaders: NO_HEADERS,
+    responseHeaders: NO_HEADERS,
+    body: null,
+    networkError: null,
+    correlationId: null,
+    idempotencyKey: null,
+    attempt: null,
+    merchantId: null,
+    environment: null,
+    service: null,
+    traceparent: null,
+    ...fields,
+  };
+}

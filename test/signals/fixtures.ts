@@ -1,5 +1,5 @@
 // Hand-built pipeline objects for the signal tests: an event, its classification, its record.
-import type { PaymentCallEvent } from '../../src/events/event.ts';
+import { eventOf, type PaymentCallEvent } from '../../src/events/event.ts';
 import type { Classification } from '../../src/classify/classification.ts';
 import type { Category, RetryDecision } from '../../src/classify/taxonomy.ts';
 import type { CorrelationFacts, ProcessedEvent } from '../../src/pipeline/types.ts';
@@ -12,7 +12,7 @@ export function record(source = 'kafka', offset = 0): SourceRecord {
 }
 
 export function event(overrides: Partial<PaymentCallEvent> = {}): PaymentCallEvent {
-  return {
+  return eventOf({
     timestampMs: T0,
     provider: 'kustom',
     operation: 'create_order',
@@ -20,19 +20,8 @@ export function event(overrides: Partial<PaymentCallEvent> = {}): PaymentCallEve
     route: '/checkout/v3/orders',
     statusCode: 201,
     durationMs: 120,
-    requestHeaders: {},
-    responseHeaders: {},
-    body: null,
-    networkError: null,
-    correlationId: null,
-    idempotencyKey: null,
-    attempt: null,
-    merchantId: null,
-    environment: null,
-    service: null,
-    traceparent: null,
     ...overrides,
-  };
+  });
 }
 
 export interface ErrorSpec {
