@@ -70,11 +70,32 @@ function hasProtoKey(value: unknown, depth = 0): boolean {
   return false;
 }
 
+// Services log many events per second, mostly in Date#toISOString's shape (YYYY-MM-DDTHH:MM:SS.mmmZ):
+// the second is parsed once, and the events within it only add their milliseconds.
+let lastSecond = '-';
+let lastSecondMs = 0;
+
+/** The milliseconds of a `....:SS.mmmZ` timestamp, or -1 when it has another shape. */
+function isoMillis(value: string): number {
+  if (value.length !== 24 || value.charCodeAt(19) !== 46 /* . */ || value.charCodeAt(23) !== 90 /* Z */) return -1;
+  const a = value.charCodeAt(20) - 48;
+  const b = value.charCodeAt(21) - 48;
+  const c = value.charCodeAt(22) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 ? a * 100 + b * 10 + c : -1;
+}
+
 function parseTimestamp(value: string | number): number | null {
   if (typeof value === 'number') return Number.isFinite(value) && value >= MIN_EPOCH_MS && value <= MAX_EPOCH_MS ? value : null;
+  const millis = isoMillis(value);
+  if (millis >= 0 && value.startsWith(lastSecond)) return lastSecondMs + millis;
   if (!RFC3339.test(value)) return null;
   const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : ms;
+  if (Number.isNaN(ms)) return null;
+  if (millis >= 0) {
+    lastSecond = value.slice(0, 19);
+    lastSecondMs = ms - millis;
+  }
+  return ms;
 }
 
 /**
@@ -150,7 +171,7 @@ function toText(bytes: Uint8Array): string | null {
   if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
   const view = start === 0 ? bytes : bytes.subarray(start);
   if (!isUtf8(view)) return null;
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('utf8');
+  return (view instanceof Buffer ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength)).toString('utf8');
 }
 
 export function createDecoder(options: DecoderOptions = {}): Decoder {

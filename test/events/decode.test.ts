@@ -37,6 +37,25 @@ describe('decoding a payment-call event', () => {
     expect(eventOf(callEvent({ provider: 'x', timestamp: 1_763_800_000_000 })).timestampMs).toBe(1_763_800_000_000);
   });
 
+  it('reads runs of timestamps within one second exactly as Date.parse does, and still rejects bad ones among them', () => {
+    const values = [
+      '2026-11-20T10:00:00.007Z',
+      '2026-11-20T10:00:00.993Z',
+      '2026-11-20T10:00:00.000Z',
+      '2026-11-20T10:00:01.250Z',
+      '2026-11-20T10:00:01.250+01:00',
+      '2026-11-20T10:00:01.25Z',
+      '2026-11-20T10:00:01.2500Z',
+      '2026-11-20T10:00:00.123Z',
+      '2026-11-20t10:00:00.123z',
+    ];
+    for (const timestamp of values) expect(eventOf(callEvent({ provider: 'x', timestamp })).timestampMs, timestamp).toBe(Date.parse(timestamp));
+    // Same second as the ones before, but not a timestamp: the remembered second must not let them through.
+    for (const timestamp of ['2026-11-20T10:00:00.1x3Z', '2026-11-20T10:00:00.12 Z', '2026-13-20T10:00:00.123Z']) {
+      expect(rejectionOf(JSON.stringify({ timestamp, provider: 'x' })).reason, timestamp).toBe('invalid_value');
+    }
+  });
+
   it('parses a body given as a JSON string and keeps other strings as they are', () => {
     expect(eventOf(callEvent({ provider: 'x', status: 400, body: '{"error_code":"BAD_VALUE"}' })).body).toEqual({ error_code: 'BAD_VALUE' });
     expect(eventOf(callEvent({ provider: 'x', status: 502, body: '<html>Bad gateway</html>' })).body).toBe('<html>Bad gateway</html>');

@@ -55,7 +55,9 @@ const NEWLINE = 0x0a;
 const CR = 0x0d;
 
 /** Classifies every line of `chunk`, which holds complete lines (a last line may lack its newline). */
-export function classifyChunk(chunk: Uint8Array, decoder: Decoder, classifier: Classifier): ChunkResult {
+export function classifyChunk(bytes: Uint8Array, decoder: Decoder, classifier: Classifier): ChunkResult {
+  // A chunk that came from a worker's message is a plain Uint8Array: as a Buffer, its lines are too.
+  const chunk = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let text = '';
   let lines = 0;
   let invalid = 0;
