@@ -19,7 +19,7 @@ function ruleSet(yaml: string): RuleSet {
   return set;
 }
 
-const BURST = ruleSet(`
+const BURST_YAML = `
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: burst }
@@ -34,7 +34,8 @@ rules:
     min_events: 4
     threshold: { op: '>', value: 3 }
     annotations: { summary: "{{ $labels.provider }}: {{ $value }}" }
-`);
+`;
+const BURST = ruleSet(BURST_YAML);
 
 const rl = (provider: string, ts: number): SyntheticEvent => ({
   ts,
@@ -184,22 +185,7 @@ rules:
     engine.tick();
     expect(notifier.last().map((a) => a.labels.alertname).sort()).toEqual(['Burst', 'Other']);
     // Reload: Burst unchanged (same meaning, new object), Other removed.
-    const reloaded = ruleSet(`
-apiVersion: paysignal/v1
-kind: RuleSet
-metadata: { name: burst }
-rules:
-  - name: Burst
-    kind: threshold
-    selector: { category: rate_limit }
-    group_by: [provider]
-    window: 5m
-    for: 2m
-    keep_firing_for: 3m
-    min_events: 4
-    threshold: { op: '>', value: 3 }
-    annotations: { summary: "{{ $labels.provider }}: {{ $value }}" }
-`);
+    const reloaded = ruleSet(BURST_YAML);
     engine.setRuleSets([reloaded]);
     expect(engine.alerts().map((a) => `${a.rule}:${a.state}`)).toEqual(['Burst:firing']);
     engine.tick();
