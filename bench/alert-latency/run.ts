@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
-import { startService } from '../../src/cli/commands/run.ts';
+import { startService } from '../../src/service/service.ts';
 import { parseConfig } from '../../src/config/config.ts';
 import { startEmbeddedBroker } from '../../src/embedded-broker/index.ts';
 import { createLogger } from '../../src/logging.ts';

@@ -13,7 +13,7 @@
 // group join is not measured) and stops when N events were handled. Prints one JSON line.
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
-import { startService } from '../../src/cli/commands/run.ts';
+import { startService } from '../../src/service/service.ts';
 import { parseConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { EventSink } from '../../src/pipeline/types.ts';

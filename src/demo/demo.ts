@@ -12,7 +12,7 @@ import type { Producer } from 'kafkajs';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../embedded-broker/index.ts';
 import { parseConfig } from '../config/config.ts';
 import { createKafkaClient } from '../sources/kafka/client.ts';
-import { startService, type RunningService } from '../cli/commands/run.ts';
+import { startService, type RunningService } from '../service/service.ts';
 import type { Logger } from '../logging.ts';
 import type { AlertSnapshot } from '../alerting/engine.ts';
 import { createTrafficGenerator, INCIDENTS } from './traffic.ts';

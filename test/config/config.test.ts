@@ -10,7 +10,7 @@ import { PaysignalError } from '../../src/errors.ts';
 import { deadLetterMessage, DEAD_LETTER_HEADERS } from '../../src/sinks/dead-letter.ts';
 import { tlsConfig, saslConfig } from '../../src/sources/kafka/client.ts';
 import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
-import { kafkaSourceOptions } from '../../src/cli/commands/run.ts';
+import { kafkaSourceOptions } from '../../src/service/kafka-options.ts';
 
 let dir: string;
 beforeAll(() => {

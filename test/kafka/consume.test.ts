@@ -15,7 +15,7 @@ import { createEventsFileSink } from '../../src/sinks/events-file.ts';
 import { createKafkaClient } from '../../src/sources/kafka/client.ts';
 import { createKafkaSource } from '../../src/sources/kafka/source.ts';
 import { parseConfig } from '../../src/config/config.ts';
-import { startService, type RunningService } from '../../src/cli/commands/run.ts';
+import { startService, type RunningService } from '../../src/service/service.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { EventSink } from '../../src/pipeline/types.ts';
 import { DEAD_LETTER_HEADERS } from '../../src/sinks/dead-letter.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registry } from 'prom-client';
-import { startService, type RunningService } from '../../src/cli/commands/run.ts';
+import { startService, type RunningService } from '../../src/service/service.ts';
 import { parseConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { EventSink } from '../../src/pipeline/types.ts';

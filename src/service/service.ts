@@ -1,0 +1,153 @@
+// The composition root: builds the whole service (Kafka source, pipeline, signals, alerting, HTTP
+// endpoints) from its configuration. `paysignal run`, `paysignal demo`, the benchmarks and the tests
+// start it here; the CLI only parses arguments and handles signals.
+import { getHeapStatistics } from 'node:v8';
+import type { ISocketFactory } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { Alerting } from '../alerting/index.ts';
+import { trackerHeapWarning } from '../classify/correlation.ts';
+import { createClassifier } from '../classify/classifier.ts';
+import { assertKafkaConfigured, type PaysignalConfig } from '../config/config.ts';
+import { PaysignalError } from '../errors.ts';
+import { createDecoder } from '../events/decode.ts';
+import { loadMapping } from '../events/mapping.ts';
+import type { Logger } from '../logging.ts';
+import { signalsFromConfig, startAlertingFromConfig } from '../pipeline/from-config.ts';
+import { createPipeline, type Pipeline } from '../pipeline/pipeline.ts';
+import type { DeadLetterSink, EventSink } from '../pipeline/types.ts';
+import { startHttpServer, type HttpServer } from '../server/http.ts';
+import { createKafkaDeadLetterSink } from '../sinks/dead-letter.ts';
+import { createEventsFileSink } from '../sinks/events-file.ts';
+import { createMetricsRegistry } from '../sinks/exposition.ts';
+import type { Signals } from '../sinks/signals.ts';
+import { createKafkaClient, tlsConfig } from '../sources/kafka/client.ts';
+import { createKafkaSource, type KafkaSource } from '../sources/kafka/source.ts';
+import { kafkaClientOptions, kafkaSourceOptions } from './kafka-options.ts';
+
+/** A dead-letter sink for `dead_letter.enabled: false`: rejected events are logged and dropped. */
+function discardingDeadLetter(logger: Logger): DeadLetterSink {
+  return {
+    add(record, rejection) {
+      logger.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason: rejection.reason }, 'rejected event dropped (dead_letter.enabled is false)');
+    },
+    async flush() {},
+  };
+}
+
+export interface RunningService {
+  readonly config: PaysignalConfig;
+  readonly registry: Registry;
+  readonly source: KafkaSource;
+  readonly pipeline: Pipeline;
+  readonly signals: Signals;
+  /** Null when no rules directory is configured. */
+  readonly alerting: Alerting | null;
+  readonly http: HttpServer;
+  /** Finishes the batch in hand, commits, leaves the group, closes the sinks. Rejects past the deadline. */
+  stop(): Promise<void>;
+}
+
+export interface StartServiceOptions {
+  readonly config: PaysignalConfig;
+  readonly logger: Logger;
+  /** Where every metric of the service lives (served on /metrics); default a new registry with process metrics. */
+  readonly registry?: Registry;
+  /** Sinks added after the built-in ones (metrics, spans, alert engine). */
+  readonly sinks?: readonly EventSink[];
+  /** How the Kafka clients open sockets (proxies, tests); default plain TCP/TLS. */
+  readonly socketFactory?: ISocketFactory;
+}
+
+/** Builds and starts the service from a loaded configuration (also for `paysignal demo`). */
+export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  const { config, logger } = options;
+  assertKafkaConfigured(config);
+  const registry = options.registry ?? createMetricsRegistry();
+  // Configuration problems first, before anything connects (a pending connection would keep the process up).
+  tlsConfig(kafkaClientOptions(config).tls);
+
+  const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
+  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping });
+  const heapLimitBytes = getHeapStatistics().heap_size_limit;
+  logger.info({ heapLimitMb: Math.floor(heapLimitBytes / 2 ** 20), correlationMaxKeys: config.correlation.max_keys }, 'V8 heap limit');
+  const heapWarning = trackerHeapWarning(config.correlation.max_keys, heapLimitBytes);
+  if (heapWarning !== null) logger.warn({ field: 'correlation.max_keys' }, heapWarning);
+
+  // Opened before anything that starts timers or connections, so a bad path fails fast and clean.
+  const eventsFile = config.events_file.path === null ? null : createEventsFileSink(config.events_file.path);
+  await eventsFile?.open();
+  const signals = signalsFromConfig(config, classifier, registry);
+  let alerting: Alerting | null;
+  try {
+    alerting = await startAlertingFromConfig(config, registry, logger);
+  } catch (error) {
+    await signals.close();
+    throw error;
+  }
+
+  // Metrics and spans first (they see every event), then the alert engine, then the rest.
+  const sinks: EventSink[] = [...signals.sinks];
+  if (alerting !== null) sinks.push(alerting.engine);
+  if (eventsFile !== null) sinks.push(eventsFile);
+  sinks.push(...(options.sinks ?? []));
+
+  let deadLetter: DeadLetterSink;
+  if (config.dead_letter.enabled) {
+    const dlqLogger = logger.child({ component: 'dead-letter' });
+    const dlqKafka = createKafkaClient(
+      { ...kafkaClientOptions(config, `${config.kafka.client_id}-dead-letter`), socketFactory: options.socketFactory },
+      dlqLogger,
+    );
+    const sink = createKafkaDeadLetterSink({ kafka: dlqKafka, topic: config.dead_letter.topic, registry, logger: dlqLogger, timeoutMs: config.dead_letter.timeout });
+    // Not fatal: the producer connects again on the first write, and a failed write holds the batch.
+    sink.connect().catch((error: unknown) => dlqLogger.warn({ err: error }, 'dead-letter producer cannot connect yet'));
+    deadLetter = sink;
+  } else {
+    deadLetter = discardingDeadLetter(logger);
+  }
+
+  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks, deadLetter });
+  const source = createKafkaSource({ ...kafkaSourceOptions(config), socketFactory: options.socketFactory }, { handler: pipeline, registry, logger: logger.child({ component: 'kafka-source' }) });
+  let http: HttpServer;
+  {
+    try {
+      http = await startHttpServer({
+        exposition: signals.exposition,
+        host: config.http.host,
+        port: config.http.port,
+        // Startup fails when the rules do not load, so a running service with rules has them loaded.
+        readiness: (): Record<string, boolean> => (alerting === null ? { kafka_assigned: source.isReady() } : { kafka_assigned: source.isReady(), rules_loaded: true }),
+        onError: (error) => logger.warn({ err: error }, 'HTTP endpoint failed'),
+      });
+    } catch (error) {
+      await alerting?.close();
+      await signals.close();
+      throw new PaysignalError('HTTP_LISTEN_FAILED', `cannot listen on ${config.http.host}:${config.http.port}: ${(error as Error).message}`, { field: 'http.port', cause: error });
+    }
+    logger.info({ url: http.url }, 'serving /metrics, /healthz and /readyz');
+  }
+  source.start();
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    registry,
+    source,
+    pipeline,
+    signals,
+    alerting,
+    http,
+    stop() {
+      stopping ??= (async () => {
+        try {
+          await source.stop(config.kafka.shutdown_timeout);
+        } finally {
+          await pipeline.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the sinks failed'));
+          await alerting?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the alerting failed'));
+          await http.close();
+        }
+      })();
+      return stopping;
+    },
+  };
+}
