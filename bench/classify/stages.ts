@@ -15,7 +15,7 @@ import { createClassifier } from '../../src/classify/classifier.ts';
 import { formatClassification } from '../../src/cli/commands/classify.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import { redactParsed, redactString } from '../../src/events/redact.ts';
-import { KEPT_HEADERS } from '../../src/events/decode.ts';
+import { COMMON_HEADERS } from '../../src/events/decode.ts';
 import { DEFAULT_SEED, ensureDataset } from './generate.ts';
 
 function readLines(file: string): Buffer[] {
@@ -48,8 +48,9 @@ async function main(): Promise<void> {
   });
   const { dataset } = ensureDataset(Number(values.lines), Number(values.seed));
   const lines = readLines(dataset.file);
-  const decoder = createDecoder();
   const classifier = await createClassifier();
+  const decoder = createDecoder({ idHeaders: classifier.idHeaders });
+  const keptHeaders = new Set([...COMMON_HEADERS, ...classifier.idHeaders]);
   type Parsed = { request?: { headers?: Record<string, unknown> }; response?: { headers?: Record<string, unknown>; body?: unknown } };
   // Only the last stage needs the parsed events; built lazily so they do not weigh on the others' GC.
   let parsed: Parsed[] = [];
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
             if (headers === undefined) continue;
             // As decode does: only the headers paysignal keeps are redacted, the rest are dropped.
             for (const name of Object.keys(headers)) {
-              if (KEPT_HEADERS.has(name.toLowerCase())) sink += redactString(String(headers[name])).length;
+              if (keptHeaders.has(name.toLowerCase())) sink += redactString(String(headers[name])).length;
             }
           }
           const body = e.response?.body;

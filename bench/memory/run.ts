@@ -88,7 +88,7 @@ const templates = templateLines.map((line) => {
 const config = parseConfig('{}\n', 'bench-memory.yaml', { KAFKA_BROKERS: '127.0.0.1:9', KAFKA_TOPIC: 'bench' });
 const registry = createMetricsRegistry();
 const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
-const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping });
+const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
 const signals = signalsFromConfig(config, classifier, registry);
 // The shipped rules, evaluated but not sent anywhere, and not watched.
 const alerting = (await startAlertingFromConfig({ ...config, rules: { ...config.rules, dir: join(ROOT, 'rules') } }, registry, undefined, { alertmanagerUrl: null, watch: false, reloadSignal: null }))!;

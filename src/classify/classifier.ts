@@ -22,11 +22,22 @@ export interface Classifier {
   /** True when `code` is in the provider's catalog: such codes may always be metric label values. */
   isCatalogCode(provider: string, code: string): boolean;
   readonly catalogs: ReadonlyMap<string, ProviderCatalog>;
+  /**
+   * Every header name (lower case) some catalog reads ids from: the decoder keeps these, so a
+   * provider's header is declared once, in its catalog.
+   */
+  readonly idHeaders: ReadonlySet<string>;
 }
 
-/** Headers that carry a request id, in the order DESIGN section 4 gives. */
-const CORRELATION_HEADERS = ['klarna-correlation-id', 'x-request-id', 'request-id', 'x-correlation-id'] as const;
-const IDEMPOTENCY_HEADERS = ['x-idempotency-key', 'idempotency-key'] as const;
+/** A catalog with the header lists it is read with, resolved once at load (not per event). */
+interface ProviderLookup {
+  readonly catalog: ProviderCatalog;
+  /** The provider's correlation headers, then the _generic ones. */
+  readonly correlationHeaders: readonly string[];
+  /** The provider's idempotency headers, then the _generic ones. */
+  readonly idempotencyHeaders: readonly string[];
+}
+
 const INDEX = /\[\d+\]/g;
 
 interface Verdict {
@@ -107,8 +118,18 @@ function fromRule(rule: StatusRule, typeVerdict: FallbackVerdict | null, status:
 }
 
 export function createClassifierFrom(catalogs: ReadonlyMap<string, ProviderCatalog>): Classifier {
-  const generic = catalogs.get(GENERIC_PROVIDER);
-  if (!generic) throw new Error(`the ${GENERIC_PROVIDER} catalog is missing`);
+  const genericCatalog = catalogs.get(GENERIC_PROVIDER);
+  if (!genericCatalog) throw new Error(`the ${GENERIC_PROVIDER} catalog is missing`);
+  const lookupOf = (catalog: ProviderCatalog): ProviderLookup => ({
+    catalog,
+    correlationHeaders: [...new Set([...catalog.headers.correlationId, ...genericCatalog.headers.correlationId])],
+    idempotencyHeaders: [...new Set([...catalog.headers.idempotencyKey, ...genericCatalog.headers.idempotencyKey])],
+  });
+  const lookups = new Map<string, ProviderLookup>();
+  for (const [id, catalog] of catalogs) lookups.set(id, lookupOf(catalog));
+  const generic = lookups.get(GENERIC_PROVIDER)!;
+  const idHeaders = new Set<string>();
+  for (const lookup of lookups.values()) for (const name of [...lookup.correlationHeaders, ...lookup.idempotencyHeaders]) idHeaders.add(name);
 
   function entriesFor(catalog: ProviderCatalog, code: string): readonly CatalogEntry[] | undefined {
     return catalog.byCode.get(code) ?? catalog.byLowerCode.get(code.toLowerCase());
@@ -159,6 +180,7 @@ export function createClassifierFrom(catalogs: ReadonlyMap<string, ProviderCatal
 
   return {
     catalogs,
+    idHeaders,
     explain(provider, code) {
       const catalog = catalogs.get(provider.toLowerCase());
       return catalog ? entriesFor(catalog, code) ?? [] : [];
@@ -167,16 +189,17 @@ export function createClassifierFrom(catalogs: ReadonlyMap<string, ProviderCatal
       return catalogs.get(provider)?.byCode.has(code) ?? false;
     },
     classify(event) {
-      const catalog = catalogs.get(event.provider) ?? generic;
+      const lookup = lookups.get(event.provider) ?? generic;
+      const catalog = lookup.catalog;
       const operation = resolveOperation(catalog, event);
       const body = event.body;
       const structured = body !== null && typeof body === 'object';
-      const idempotencyKey = event.idempotencyKey ?? headerValue(event.requestHeaders, IDEMPOTENCY_HEADERS);
+      const idempotencyKey = event.idempotencyKey ?? headerValue(event.requestHeaders, lookup.idempotencyHeaders);
       const correlationId =
         event.correlationId ??
         (structured ? firstScalar(body, catalog.extract.correlationId) : null) ??
-        headerValue(event.responseHeaders, CORRELATION_HEADERS) ??
-        headerValue(event.requestHeaders, CORRELATION_HEADERS) ??
+        headerValue(event.responseHeaders, lookup.correlationHeaders) ??
+        headerValue(event.requestHeaders, lookup.correlationHeaders) ??
         idempotencyKey;
       const status = event.statusCode;
 

@@ -1,4 +1,4 @@
-// bytes -> validated, redacted PaymentCallEvent, or a reasoned rejection (DESIGN section 2).
+// bytes -> validated, redacted PaymentCallEvent, or a reasoned rejection (docs/architecture.md#input-the-payment-call-event).
 // The decoder never throws for bad input: every way an event can be wrong has a reason code.
 import { isUtf8 } from 'node:buffer';
 import { compileSchema, type SchemaProblem } from '../schema.ts';
@@ -20,6 +20,11 @@ export interface Decoder {
 }
 
 export interface DecoderOptions {
+  /**
+   * Header names (lower case) that carry correlation ids and idempotency keys: the provider catalogs
+   * declare them (`classifier.idHeaders`). Kept besides COMMON_HEADERS; every other header is dropped.
+   */
+  readonly idHeaders: ReadonlySet<string>;
   /** Events larger than this are rejected as `too_large` (default 1 MiB). */
   readonly maxBytes?: number;
   /** Maps another shape onto the native event; null or absent for native events. */
@@ -99,17 +104,11 @@ function parseTimestamp(value: string | number): number | null {
 }
 
 /**
- * The headers paysignal reads (correlation, idempotency, rate-limit guidance, trace context). Only
- * these are kept: the rest are never used downstream, and dropping them at decode means they cannot
- * leak and cost nothing to redact.
+ * Headers paysignal reads whatever the provider (rate-limit guidance, trace context, content type).
+ * With the catalogs' id headers they are the only ones kept: the rest are never used downstream, and
+ * dropping them at decode means they cannot leak and cost nothing to redact.
  */
-export const KEPT_HEADERS: ReadonlySet<string> = new Set([
-  'klarna-correlation-id',
-  'x-request-id',
-  'request-id',
-  'x-correlation-id',
-  'x-idempotency-key',
-  'idempotency-key',
+export const COMMON_HEADERS: ReadonlySet<string> = new Set([
   'retry-after',
   'x-ratelimit-reset',
   'x-ratelimit-remaining',
@@ -117,33 +116,37 @@ export const KEPT_HEADERS: ReadonlySet<string> = new Set([
   'content-type',
 ]);
 
-// Services log the same few header spellings over and over: each spelling's verdict (the kept,
-// lower-case name, or null) is looked up instead of lower-casing every name of every event. Bounded,
-// so a stream of made-up names cannot grow it.
-const keptNameBySpelling = new Map<string, string | null>();
 const MAX_REMEMBERED_SPELLINGS = 4096;
 
-function keptHeaderName(name: string): string | null {
-  let kept = keptNameBySpelling.get(name);
-  if (kept === undefined) {
-    const lower = name.toLowerCase();
-    kept = KEPT_HEADERS.has(lower) ? lower : null;
-    if (keptNameBySpelling.size < MAX_REMEMBERED_SPELLINGS) keptNameBySpelling.set(name, kept);
-  }
-  return kept;
-}
+/** Keeps the named headers of a raw header object, under lower-case names, redacted. */
+function headerNormalizer(keep: ReadonlySet<string>): (raw: Record<string, unknown> | undefined) => Headers {
+  // Services log the same few header spellings over and over: each spelling's verdict (the kept,
+  // lower-case name, or null) is looked up instead of lower-casing every name of every event.
+  // Bounded, so a stream of made-up names cannot grow it.
+  const keptNameBySpelling = new Map<string, string | null>();
 
-function normalizeHeaders(raw: Record<string, unknown> | undefined): Headers {
-  if (raw === undefined) return EMPTY_HEADERS;
-  let out: Record<string, string> | null = null;
-  for (const name in raw) {
-    const kept = keptHeaderName(name);
-    if (kept === null) continue;
-    const value = raw[name];
-    out ??= {};
-    out[kept] = redactString(typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : String(value));
+  function keptHeaderName(name: string): string | null {
+    let kept = keptNameBySpelling.get(name);
+    if (kept === undefined) {
+      const lower = name.toLowerCase();
+      kept = keep.has(lower) ? lower : null;
+      if (keptNameBySpelling.size < MAX_REMEMBERED_SPELLINGS) keptNameBySpelling.set(name, kept);
+    }
+    return kept;
   }
-  return out ?? EMPTY_HEADERS;
+
+  return (raw) => {
+    if (raw === undefined) return EMPTY_HEADERS;
+    let out: Record<string, string> | null = null;
+    for (const name in raw) {
+      const kept = keptHeaderName(name);
+      if (kept === null) continue;
+      const value = raw[name];
+      out ??= {};
+      out[kept] = redactString(typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : String(value));
+    }
+    return out ?? EMPTY_HEADERS;
+  };
 }
 
 /** A JSON-looking string body is parsed; anything else (HTML, plain text) stays a string. */
@@ -174,9 +177,10 @@ function toText(bytes: Uint8Array): string | null {
   return (view instanceof Buffer ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength)).toString('utf8');
 }
 
-export function createDecoder(options: DecoderOptions = {}): Decoder {
+export function createDecoder(options: DecoderOptions): Decoder {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_EVENT_BYTES;
   const mapping = options.mapping ?? null;
+  const normalizeHeaders = headerNormalizer(new Set([...COMMON_HEADERS, ...options.idHeaders]));
 
   return {
     decode(bytes) {

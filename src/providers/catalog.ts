@@ -19,6 +19,7 @@ export interface CatalogFile {
     correlation_id?: string[];
     field_from_message?: { pattern: string; normalize_indices?: boolean }[];
   };
+  headers?: { correlation_id?: string[]; idempotency_key?: string[] };
   operations?: { method: string; route: string; operation: string }[];
   type_fallback?: Record<string, { category: Category; retry: RetryDecision; owner?: Owner; remediation?: string }>;
   status_rules?: {
@@ -86,6 +87,11 @@ export interface ProviderCatalog {
     readonly type: readonly CompiledPointer[];
     readonly correlationId: readonly CompiledPointer[];
     readonly fieldFromMessage: readonly FieldPattern[];
+  };
+  /** The provider's own id headers, lower-cased, in file order (the _generic catalog's come after them). */
+  readonly headers: {
+    readonly correlationId: readonly string[];
+    readonly idempotencyKey: readonly string[];
   };
   /** method -> route template -> operation. */
   readonly operations: ReadonlyMap<string, ReadonlyMap<string, string>>;
@@ -179,6 +185,7 @@ export function compileCatalog(file: CatalogFile, source: YamlSource): ProviderC
     };
   });
 
+  const headerNames = (list: string[] | undefined): readonly string[] => Object.freeze([...new Set((list ?? []).map((h) => h.toLowerCase()))]);
   const pointers = (list: string[] | undefined): CompiledPointer[] => (list ?? []).map(compilePointer);
   return {
     provider: file.provider,
@@ -196,6 +203,7 @@ export function compileCatalog(file: CatalogFile, source: YamlSource): ProviderC
       correlationId: pointers(file.extract.correlation_id),
       fieldFromMessage,
     },
+    headers: { correlationId: headerNames(file.headers?.correlation_id), idempotencyKey: headerNames(file.headers?.idempotency_key) },
     operations,
     typeFallback,
     exactStatusRules: rules.filter((r) => r.statuses !== null),

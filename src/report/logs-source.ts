@@ -73,7 +73,7 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
   if (options.files.length === 0) throw new PaysignalError('USAGE', '--source logs needs at least one FILE (or - for standard input)');
   const previousWeek = shiftWeek(week, -1);
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-  const decoder = createDecoder({ maxBytes: maxEventBytes, mapping: options.mapping ?? null });
+  const decoder = createDecoder({ maxBytes: maxEventBytes, mapping: options.mapping ?? null, idHeaders: options.classifier.idHeaders });
   const classifier = options.classifier;
   // Event time drives the tracker; the wall clock only bounds how far ahead event time may run.
   const tracker = createCorrelationTracker({ now: () => Number.MAX_SAFE_INTEGER / 2 });

@@ -67,7 +67,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   tlsConfig(kafkaClientOptions(config).tls);
 
   const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
-  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping });
+  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
   const heapLimitBytes = getHeapStatistics().heap_size_limit;
   logger.info({ heapLimitMb: Math.floor(heapLimitBytes / 2 ** 20), correlationMaxKeys: config.correlation.max_keys }, 'V8 heap limit');
   const heapWarning = trackerHeapWarning(config.correlation.max_keys, heapLimitBytes);

@@ -106,9 +106,10 @@ describe('alerts reach a real Alertmanager', () => {
     });
     await alerting.start();
     const engine = alerting.engine;
+    const classifier = await createClassifier();
     const pipeline = createPipeline({
-      decoder: createDecoder(),
-      classifier: await createClassifier(),
+      decoder: createDecoder({ idHeaders: classifier.idHeaders }),
+      classifier,
       sinks: [engine],
       deadLetter: { add() {}, flush: async () => {} },
     });

@@ -1,13 +1,10 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClassifier, type Classifier } from '../../src/classify/classifier.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import { bytes, callEvent, type CallSpec } from '../support/events.ts';
 
-let classifier: Classifier;
-const decoder = createDecoder();
-beforeAll(async () => {
-  classifier = await createClassifier();
-});
+const classifier: Classifier = await createClassifier();
+const decoder = createDecoder({ idHeaders: classifier.idHeaders });
 
 function classify(spec: CallSpec) {
   const decoded = decoder.decode(bytes(callEvent(spec)));

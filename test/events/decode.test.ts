@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { createClassifier } from '../../src/classify/classifier.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import { bytes, callEvent } from '../support/events.ts';
 
-const decoder = createDecoder({ maxBytes: 1024 * 1024 });
+const { idHeaders } = await createClassifier();
+const decoder = createDecoder({ maxBytes: 1024 * 1024, idHeaders });
 
 function rejectionOf(input: Buffer | string) {
   const result = decoder.decode(typeof input === 'string' ? Buffer.from(input) : input);
@@ -119,7 +121,7 @@ describe('rejecting bad input with a reason', () => {
   });
 
   it('rejects events over the size limit before parsing them', () => {
-    const small = createDecoder({ maxBytes: 100 });
+    const small = createDecoder({ maxBytes: 100, idHeaders });
     const result = small.decode(bytes(callEvent({ provider: 'x', body: 'y'.repeat(200) })));
     expect(result.ok ? null : result.rejection.reason).toBe('too_large');
   });

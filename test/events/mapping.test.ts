@@ -7,9 +7,11 @@ import { loadMapping } from '../../src/events/mapping.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import { PaysignalError } from '../../src/errors.ts';
 
+const { idHeaders } = await createClassifier();
+
 describe('field mappings', () => {
   it('reads Elastic Common Schema events', async () => {
-    const decoder = createDecoder({ mapping: await loadMapping('ecs') });
+    const decoder = createDecoder({ mapping: await loadMapping('ecs'), idHeaders });
     const ecs = {
       '@timestamp': '2026-11-20T10:00:00.000Z',
       labels: { payment_provider: 'kustom', correlation_id: 'corr-9' },
@@ -26,7 +28,7 @@ describe('field mappings', () => {
   });
 
   it('reads OpenTelemetry log records in OTLP/JSON form', async () => {
-    const decoder = createDecoder({ mapping: await loadMapping('otel') });
+    const decoder = createDecoder({ mapping: await loadMapping('otel'), idHeaders });
     const record = {
       timeUnixNano: '1763632800000000000',
       body: { stringValue: '{"error":{"type":"rate_limit_error","code":"rate_limit_exceeded","message":"slow down"}}' },
@@ -46,13 +48,13 @@ describe('field mappings', () => {
   });
 
   it('treats an OpenTelemetry error.type without a status as a network error', async () => {
-    const decoder = createDecoder({ mapping: await loadMapping('otel') });
+    const decoder = createDecoder({ mapping: await loadMapping('otel'), idHeaders });
     const result = decoder.decode(Buffer.from(JSON.stringify({ timeUnixNano: '1763632800000000000', attributes: { 'payment.provider': 'setel', 'error.type': 'timeout' } })));
     expect(result.ok && result.event.networkError).toBe('timeout');
   });
 
   it('rejects a mapped event that lacks a required field, naming it', async () => {
-    const decoder = createDecoder({ mapping: await loadMapping('ecs') });
+    const decoder = createDecoder({ mapping: await loadMapping('ecs'), idHeaders });
     const result = decoder.decode(Buffer.from(JSON.stringify({ '@timestamp': '2026-11-20T10:00:00Z' })));
     expect(result.ok ? null : result.rejection).toMatchObject({ reason: 'missing_field', detail: expect.stringContaining('provider') });
   });
@@ -61,7 +63,7 @@ describe('field mappings', () => {
     const dir = await mkdtemp(join(tmpdir(), 'paysignal-mapping-'));
     const good = join(dir, 'good.yaml');
     await writeFile(good, 'name: mine\nfields:\n  /timestamp: { from: ["/ts"] }\n  /provider: { from: ["/psp"] }\n');
-    const decoder = createDecoder({ mapping: await loadMapping(good) });
+    const decoder = createDecoder({ mapping: await loadMapping(good), idHeaders });
     expect(decoder.decode(Buffer.from('{"ts":1763800000000,"psp":"setel"}')).ok).toBe(true);
 
     const bad = join(dir, 'bad.yaml');

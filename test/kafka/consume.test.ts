@@ -240,7 +240,8 @@ describe('kafka source with the pipeline', () => {
       timeoutMs: 2000,
     });
     const eventsFile = join(dir, 'dlqfail.ndjson');
-    const pipeline = createPipeline({ decoder: createDecoder(), classifier: await createClassifier(), sinks: [createEventsFileSink(eventsFile)], deadLetter });
+    const classifier = await createClassifier();
+    const pipeline = createPipeline({ decoder: createDecoder({ idHeaders: classifier.idHeaders }), classifier, sinks: [createEventsFileSink(eventsFile)], deadLetter });
     const group = `dlqfail-${topic}`;
     const source = createKafkaSource(
       { brokers: kafka.brokers, clientId: 'dlqfail', topics: [topic], groupId: group, fromBeginning: true, heartbeatIntervalMs: 300, maxWaitTimeMs: 200, backoff: { initialMs: 200, maxMs: 1000 } },

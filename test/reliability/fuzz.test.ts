@@ -25,7 +25,7 @@ const stats = { classified: 0, rejected: new Map<string, number>() };
 
 beforeAll(async () => {
   classifier = await createClassifier();
-  decoder = createDecoder({ maxBytes: 64 * 1024 });
+  decoder = createDecoder({ maxBytes: 64 * 1024, idHeaders: classifier.idHeaders });
 });
 
 /** Decodes and classifies; throws (failing the property) on anything outside the contract. */

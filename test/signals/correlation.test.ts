@@ -157,7 +157,7 @@ describe('correlation tracker', () => {
     };
     const keys = 100_000;
     // Keys as they arrive: strings the decoder made from JSON, 36 characters like a UUID.
-    const decoder = createDecoder();
+    const decoder = createDecoder({ idHeaders: new Set() });
     const error = { code: 'internal_error', category: 'provider_error', retry: 'retry_same_key_later' } as const;
     const tracker = createCorrelationTracker({ maxKeys: keys, now: () => T0 + keys });
     for (let i = 0; i < keys; i++) {

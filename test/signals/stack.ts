@@ -30,7 +30,7 @@ export async function startStack(options: Omit<SignalsOptions, 'classifier'> = {
     add: (record, rejection) => void deadLetters.push({ record, rejection }),
     flush: async () => undefined,
   };
-  const pipeline = createPipeline({ decoder: createDecoder(), classifier, tracker: signals.tracker, sinks: signals.sinks, deadLetter });
+  const pipeline = createPipeline({ decoder: createDecoder({ idHeaders: classifier.idHeaders }), classifier, tracker: signals.tracker, sinks: signals.sinks, deadLetter });
   const server = await startHttpServer({ exposition: signals.exposition, host: '127.0.0.1', port: 0 });
   return {
     pipeline,

@@ -36,7 +36,7 @@ const port = parentPort;
 if (port === null) throw new Error('classify worker started outside a worker thread');
 const setup = workerData as WorkerSetup;
 const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(setup.mapping)]);
-const decoder = createDecoder({ maxBytes: setup.maxEventBytes, mapping });
+const decoder = createDecoder({ maxBytes: setup.maxEventBytes, mapping, idHeaders: classifier.idHeaders });
 port.on('message', (request: ChunkRequest) => {
   const result = classifyChunk(request.bytes, decoder, classifier);
   const output = ownedBytes(result.text);

@@ -58,7 +58,7 @@ async function inProcess(options: ClassifyStreamOptions, onResult: (seq: number,
     import('../../events/mapping.ts'),
   ]);
   const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(options.mapping)]);
-  const decoder = createDecoder({ maxBytes: options.maxEventBytes, mapping });
+  const decoder = createDecoder({ maxBytes: options.maxEventBytes, mapping, idHeaders: classifier.idHeaders });
   return {
     submit(seq, bytes) {
       const r: ChunkResult = classifyChunk(bytes, decoder, classifier);
