@@ -12,7 +12,7 @@
 //   off exponentially (initialBackoffMs doubling up to maxBackoffMs); nothing is lost while it fits.
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
-import type { AlertNotifier, AlertUpdate } from './engine.ts';
+import type { AlertNotifier, AlertUpdate } from './engine/index.ts';
 import { alertingMetrics, type AlertingMetrics } from './metrics.ts';
 
 export interface PostableAlert {

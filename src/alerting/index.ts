@@ -4,7 +4,7 @@
 import type { Registry } from 'prom-client';
 import { createAlertmanagerClient, type AlertmanagerClient } from './alertmanager.ts';
 import type { Clock } from './clock.ts';
-import { createAlertEngine, type AlertEngine } from './engine.ts';
+import { createAlertEngine, type AlertEngine } from './engine/index.ts';
 import { RuleLoadError } from './loader.ts';
 import { createRuleReloader, type RuleReloader } from './reload.ts';
 
@@ -102,7 +102,7 @@ export function createAlerting(options: AlertingOptions): Alerting {
   };
 }
 
-export { createAlertEngine, type AlertEngine, type AlertEngineOptions, type AlertSnapshot } from './engine.ts';
+export { createAlertEngine, type AlertEngine, type AlertEngineOptions, type AlertSnapshot } from './engine/index.ts';
 export { createAlertmanagerClient, type AlertmanagerClient, type AlertmanagerClientOptions } from './alertmanager.ts';
 export { createRuleReloader, type RuleReloader } from './reload.ts';
 export { loadRules, loadRulesOrThrow, formatProblem, RuleLoadError, type RuleProblem } from './loader.ts';

@@ -1,7 +1,7 @@
 // Label selectors: parsed from the rule file once, then used two ways — as precompiled matchers on the
 // engine's hot path, and as PromQL label matchers in the compiler. Label values of an event are the
 // ones the metrics sink writes (src/sinks/metrics.ts), so the engine and Prometheus group the same way.
-import type { ProcessedEvent } from '../pipeline/types.ts';
+import type { EngineSignal } from './engine/signal.ts';
 import type { LabelMatcher, LabelName, Signal } from './types.ts';
 
 /** Label value of `operation` when nothing names it; same as the metrics sink. */
@@ -23,23 +23,22 @@ const LABEL_ID: Readonly<Record<LabelName, number>> = {
  * The value of a label for an event counted under a signal. For `retry_violations`, `code` and `retry`
  * are those of the earlier decision the attempt violated (as in payment_provider_retry_violations_total).
  */
-export function labelValue(processed: ProcessedEvent, signal: Signal, labelId: number): string {
-  const c = processed.classification;
+export function labelValue(s: EngineSignal, signal: Signal, labelId: number): string {
   switch (labelId) {
     case 0:
-      return c.provider;
+      return s.provider;
     case 1:
-      return c.operation ?? UNKNOWN_OPERATION;
+      return s.operation ?? UNKNOWN_OPERATION;
     case 2:
-      if (signal === 'retry_violations') return processed.correlation?.violationOf?.code ?? NO_CODE;
-      return c.code ?? NO_CODE;
+      if (signal === 'retry_violations') return s.violationCode ?? NO_CODE;
+      return s.code ?? NO_CODE;
     case 3:
-      return c.category ?? 'unknown';
+      return s.category ?? 'unknown';
     case 4:
-      if (signal === 'retry_violations') return processed.correlation?.violationOf?.retry ?? 'do_not_retry';
-      return c.retry ?? 'do_not_retry';
+      if (signal === 'retry_violations') return s.violationRetry ?? 'do_not_retry';
+      return s.retry ?? 'do_not_retry';
     default:
-      return c.outcome;
+      return s.isError ? 'error' : 'success';
   }
 }
 
@@ -84,10 +83,10 @@ export function compileMatchers(matchers: readonly LabelMatcher[]): CompiledMatc
 }
 
 /** True when the event, counted under `signal`, satisfies every matcher. */
-export function matchesAll(matchers: readonly CompiledMatcher[], processed: ProcessedEvent, signal: Signal): boolean {
+export function matchesAll(matchers: readonly CompiledMatcher[], s: EngineSignal, signal: Signal): boolean {
   for (let i = 0; i < matchers.length; i++) {
     const m = matchers[i] as CompiledMatcher;
-    const value = labelValue(processed, signal, m.labelId);
+    const value = labelValue(s, signal, m.labelId);
     let hit: boolean;
     if (m.one !== null) hit = value === m.one;
     else if (m.set !== null) hit = m.set.has(value);

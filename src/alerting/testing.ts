@@ -39,7 +39,7 @@ import type { ProcessedEvent } from '../pipeline/types.ts';
 import { createFakeClock } from './clock.ts';
 import { toPrometheusRuleFile } from './compiler.ts';
 import { formatDuration, parseDuration } from './duration.ts';
-import { createAlertEngine, type AlertSnapshot } from './engine.ts';
+import { createAlertEngine, signalOf, type AlertSnapshot } from './engine/index.ts';
 import { formatProblem, loadRules } from './loader.ts';
 import { labelId, labelValue } from './selector.ts';
 import { LABEL_NAMES, SIGNAL_LABELS, SIGNAL_METRIC, type LabelName, type RuleSet, type Signal } from './types.ts';
@@ -159,7 +159,7 @@ export function countersOf(events: readonly SyntheticEvent[]): SeriesDef[] {
   const add = (signal: Signal, p: ProcessedEvent, ts: number): void => {
     const labels: Record<string, string> = {};
     for (const name of SIGNAL_LABELS[signal]) {
-      const v = labelValue(p, signal, labelId(name));
+      const v = labelValue(signalOf(p), signal, labelId(name));
       if (v !== '') labels[name] = v;
     }
     const metric = SIGNAL_METRIC[signal];

@@ -114,26 +114,3 @@ export function burnThreshold(objective: number, factor: number): number {
 }
 
 export const WEEK_MS = 7 * 24 * 3600_000;
-
-/** How far back (ms before the evaluation time) a rule reads events. */
-export function ruleSpanMs(rule: Rule): number {
-  switch (rule.kind) {
-    case 'threshold':
-      return rule.windowMs;
-    case 'spike':
-      switch (rule.baseline.method) {
-        case 'trailing':
-        case 'zscore':
-          return rule.windowMs + rule.baseline.lookbackMs;
-        case 'same_time_last_week':
-          return rule.baseline.weeks * WEEK_MS + rule.windowMs;
-      }
-      break;
-    case 'error_ratio':
-      return Math.max(...rule.windows.map((w) => w.longMs));
-    case 'new_error_code':
-    case 'absence':
-      return rule.windowMs + rule.lookbackMs;
-  }
-  throw new Error('unreachable');
-}

@@ -14,7 +14,7 @@ import { parseConfig } from '../config/config.ts';
 import { createKafkaClient } from '../sources/kafka/client.ts';
 import { startService, type RunningService } from '../service/service.ts';
 import type { Logger } from '../logging.ts';
-import type { AlertSnapshot } from '../alerting/engine.ts';
+import type { AlertSnapshot } from '../alerting/engine/index.ts';
 import { createTrafficGenerator, INCIDENTS } from './traffic.ts';
 import { alertLine, createDemoTally, renderSummary } from './summary.ts';
 

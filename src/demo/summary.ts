@@ -1,6 +1,6 @@
 // The demo's live terminal summary: a sink that counts what the pipeline processed, and a renderer.
 import type { EventSink, ProcessedEvent } from '../pipeline/types.ts';
-import type { AlertSnapshot } from '../alerting/engine.ts';
+import type { AlertSnapshot } from '../alerting/engine/index.ts';
 
 export interface ProviderTally {
   calls: number;

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRuleSet, formatProblem } from '../../src/alerting/loader.ts';
 import { checkWithPromtool, eventsFromCounts, runEngine, runRuleTests, type SyntheticEvent } from '../../src/alerting/testing.ts';
-import type { RuleSet } from '../../src/alerting/types.ts';
+import { RULE_KIND_DEFINITIONS } from '../../src/alerting/kinds/index.ts';
+import type { RuleKind, RuleSet } from '../../src/alerting/types.ts';
 import { rng } from '../support/random.ts';
 
 const MIN = 60_000;
@@ -42,9 +43,13 @@ async function agree(set: RuleSet, events: SyntheticEvent[], endMs: number, time
   expect(result.ok, result.output).toBe(true);
 }
 
-describe('engine and compiled Prometheus rules fire the same alerts', () => {
-  it('threshold (for, keep_firing_for, min_events, two groups)', async () => {
-    const set = ruleSet(`
+/** Histories that exercise each kind; every kind of the registry must have at least one. */
+const SCENARIOS: readonly { kind: RuleKind; name: string; run(): Promise<void> }[] = [
+  {
+    kind: 'threshold',
+    name: 'threshold (for, keep_firing_for, min_events, two groups)',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: t }
@@ -60,17 +65,20 @@ rules:
     threshold: { op: '>', value: 12 }
     annotations: { summary: "{{ $labels.provider }} {{ $labels.code }}: {{ $value }} errors in 5m" }
 `);
-    const steps = 180;
-    const events = [
-      ...eventsFromCounts(profile(steps, 1, 1, [{ from: 40, to: 60, rate: 6 }, { from: 100, to: 104, rate: 8 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'BAD_VALUE', ...ERR }),
-      ...eventsFromCounts(profile(steps, 2, 0.5, [{ from: 120, to: 150, rate: 5 }]), MIN, { provider: 'kustom', operation: 'update_session', code: 'MERCHANT_INACTIVE', ...ERR }),
-      ...eventsFromCounts(profile(steps, 3, 5), MIN, { provider: 'setel', operation: 'authorize', code: '9300001', ...ERR }),
-    ];
-    await agree(set, events, steps * MIN);
-  });
-
-  it('spike with a trailing baseline', async () => {
-    const set = ruleSet(`
+      const steps = 180;
+      const events = [
+        ...eventsFromCounts(profile(steps, 1, 1, [{ from: 40, to: 60, rate: 6 }, { from: 100, to: 104, rate: 8 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'BAD_VALUE', ...ERR }),
+        ...eventsFromCounts(profile(steps, 2, 0.5, [{ from: 120, to: 150, rate: 5 }]), MIN, { provider: 'kustom', operation: 'update_session', code: 'MERCHANT_INACTIVE', ...ERR }),
+        ...eventsFromCounts(profile(steps, 3, 5), MIN, { provider: 'setel', operation: 'authorize', code: '9300001', ...ERR }),
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
+  {
+    kind: 'spike',
+    name: 'spike with a trailing baseline',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: s }
@@ -86,16 +94,19 @@ rules:
     baseline: { method: trailing, lookback: 1h, factor: 3 }
     annotations: { summary: "{{ $labels.operation }} {{ $value }}" }
 `);
-    const steps = 200;
-    const events = [
-      ...eventsFromCounts(profile(steps, 4, 1, [{ from: 80, to: 95, rate: 8 }, { from: 150, to: 152, rate: 20 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'MERCHANT_INACTIVE', ...ERR }),
-      ...eventsFromCounts(profile(steps, 5, 2, [{ from: 30, to: 60, rate: 9 }]), MIN, { provider: 'kustom', operation: 'authorize', code: 'MERCHANT_INACTIVE', ...ERR }),
-    ];
-    await agree(set, events, steps * MIN);
-  });
-
-  it('spike against the same time last week', async () => {
-    const set = ruleSet(`
+      const steps = 200;
+      const events = [
+        ...eventsFromCounts(profile(steps, 4, 1, [{ from: 80, to: 95, rate: 8 }, { from: 150, to: 152, rate: 20 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'MERCHANT_INACTIVE', ...ERR }),
+        ...eventsFromCounts(profile(steps, 5, 2, [{ from: 30, to: 60, rate: 9 }]), MIN, { provider: 'kustom', operation: 'authorize', code: 'MERCHANT_INACTIVE', ...ERR }),
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
+  {
+    kind: 'spike',
+    name: 'spike against the same time last week',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: w }
@@ -110,27 +121,30 @@ rules:
     baseline: { method: same_time_last_week, factor: 2 }
     annotations: { summary: "{{ $value }}" }
 `);
-    const stepMs = 10 * MIN;
-    const steps = (8 * DAY) / stepMs + 12;
-    const r = rng(6);
-    const counts = Array.from({ length: steps }, (_, i) => {
-      const hour = ((i * stepMs) % DAY) / HOUR;
-      const daily = hour >= 8 && hour < 22 ? 12 : 3;
-      // Day 8, 10:00–12:00: an incident, triple traffic.
-      const t = i * stepMs;
-      const incident = t >= 7 * DAY + 10 * HOUR && t < 7 * DAY + 12 * HOUR ? 3 : 1;
-      return Math.round(daily * incident * (0.7 + 0.6 * r()));
-    });
-    const events = eventsFromCounts(counts, stepMs, { provider: 'mercadopago', operation: 'create_order', code: 'invalid_total_amount', category: 'validation', retry: 'fix_and_resubmit' });
-    const end = 7 * DAY + 14 * HOUR;
-    // Every evaluation of the last day and a half, and every tenth before.
-    const times: number[] = [];
-    for (let t = 0; t <= end; t += stepMs) if (t >= 6 * DAY + 12 * HOUR || (t / stepMs) % 10 === 0) times.push(t);
-    await agree(set, events, end, times);
-  });
-
-  it('spike by z-score', async () => {
-    const set = ruleSet(`
+      const stepMs = 10 * MIN;
+      const steps = (8 * DAY) / stepMs + 12;
+      const r = rng(6);
+      const counts = Array.from({ length: steps }, (_, i) => {
+        const hour = ((i * stepMs) % DAY) / HOUR;
+        const daily = hour >= 8 && hour < 22 ? 12 : 3;
+        // Day 8, 10:00–12:00: an incident, triple traffic.
+        const t = i * stepMs;
+        const incident = t >= 7 * DAY + 10 * HOUR && t < 7 * DAY + 12 * HOUR ? 3 : 1;
+        return Math.round(daily * incident * (0.7 + 0.6 * r()));
+      });
+      const events = eventsFromCounts(counts, stepMs, { provider: 'mercadopago', operation: 'create_order', code: 'invalid_total_amount', category: 'validation', retry: 'fix_and_resubmit' });
+      const end = 7 * DAY + 14 * HOUR;
+      // Every evaluation of the last day and a half, and every tenth before.
+      const times: number[] = [];
+      for (let t = 0; t <= end; t += stepMs) if (t >= 6 * DAY + 12 * HOUR || (t / stepMs) % 10 === 0) times.push(t);
+      await agree(set, events, end, times);
+    },
+  },
+  {
+    kind: 'spike',
+    name: 'spike by z-score',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: z }
@@ -146,17 +160,20 @@ rules:
     baseline: { method: zscore, lookback: 1h, z: 3 }
     annotations: { summary: "{{ $labels.provider }} {{ $value }}" }
 `);
-    const steps = 240;
-    const rl = { code: 'rate_limit_exceeded', category: 'rate_limit', retry: 'retry_with_backoff' };
-    const events = [
-      ...eventsFromCounts(profile(steps, 7, 2, [{ from: 90, to: 97, rate: 9 }, { from: 180, to: 200, rate: 6 }]), MIN, { provider: 'stablegenius', operation: 'create_payment_intent', ...rl }),
-      ...eventsFromCounts(profile(steps, 8, 0, [{ from: 150, to: 155, rate: 4 }]), MIN, { provider: 'digitalriver', operation: 'create_order', ...rl }),
-    ];
-    await agree(set, events, steps * MIN);
-  });
-
-  it('error ratio burn rate (multi-window, multi-burn-rate)', async () => {
-    const set = ruleSet(`
+      const steps = 240;
+      const rl = { code: 'rate_limit_exceeded', category: 'rate_limit', retry: 'retry_with_backoff' };
+      const events = [
+        ...eventsFromCounts(profile(steps, 7, 2, [{ from: 90, to: 97, rate: 9 }, { from: 180, to: 200, rate: 6 }]), MIN, { provider: 'stablegenius', operation: 'create_payment_intent', ...rl }),
+        ...eventsFromCounts(profile(steps, 8, 0, [{ from: 150, to: 155, rate: 4 }]), MIN, { provider: 'digitalriver', operation: 'create_order', ...rl }),
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
+  {
+    kind: 'error_ratio',
+    name: 'error ratio burn rate (multi-window, multi-burn-rate)',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: e }
@@ -173,22 +190,25 @@ rules:
     min_events: 100
     annotations: { summary: "{{ $labels.provider }} error ratio {{ $value }}" }
 `);
-    const steps = 9 * 60;
-    const ok = profile(steps, 9, 50);
-    const errs = profile(steps, 10, 0.3, [{ from: 100, to: 140, rate: 40 }, { from: 200, to: 520, rate: 8 }]);
-    const events = [
-      ...eventsFromCounts(ok, MIN, { provider: 'setel', operation: 'authorize', outcome: 'success' }),
-      ...eventsFromCounts(errs, MIN, { provider: 'setel', operation: 'authorize', code: '9300001', category: 'provider_error', retry: 'retry_with_backoff' }),
-      // Validation errors do not burn this budget.
-      ...eventsFromCounts(profile(steps, 11, 10), MIN, { provider: 'setel', operation: 'authorize', code: '9300004', category: 'validation', retry: 'fix_and_resubmit' }),
-      ...eventsFromCounts(profile(steps, 12, 30), MIN, { provider: 'kustom', operation: 'create_order', outcome: 'success' }),
-      ...eventsFromCounts(profile(steps, 13, 0.1), MIN, { provider: 'kustom', operation: 'create_order', code: 'INTERNAL_SERVER_ERROR', category: 'provider_error', retry: 'new_checkout' }),
-    ];
-    await agree(set, events, steps * MIN);
-  });
-
-  it('new error code', async () => {
-    const set = ruleSet(`
+      const steps = 9 * 60;
+      const ok = profile(steps, 9, 50);
+      const errs = profile(steps, 10, 0.3, [{ from: 100, to: 140, rate: 40 }, { from: 200, to: 520, rate: 8 }]);
+      const events = [
+        ...eventsFromCounts(ok, MIN, { provider: 'setel', operation: 'authorize', outcome: 'success' }),
+        ...eventsFromCounts(errs, MIN, { provider: 'setel', operation: 'authorize', code: '9300001', category: 'provider_error', retry: 'retry_with_backoff' }),
+        // Validation errors do not burn this budget.
+        ...eventsFromCounts(profile(steps, 11, 10), MIN, { provider: 'setel', operation: 'authorize', code: '9300004', category: 'validation', retry: 'fix_and_resubmit' }),
+        ...eventsFromCounts(profile(steps, 12, 30), MIN, { provider: 'kustom', operation: 'create_order', outcome: 'success' }),
+        ...eventsFromCounts(profile(steps, 13, 0.1), MIN, { provider: 'kustom', operation: 'create_order', code: 'INTERNAL_SERVER_ERROR', category: 'provider_error', retry: 'new_checkout' }),
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
+  {
+    kind: 'new_error_code',
+    name: 'new error code',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: n }
@@ -201,22 +221,25 @@ rules:
     min_events: 2
     annotations: { summary: "{{ $labels.provider }} started returning {{ $labels.code }} ({{ $value }}x)" }
 `);
-    const steps = 200;
-    const at = (from: number, to: number, n: number): number[] => Array.from({ length: steps }, (_, i) => (i >= from && i < to ? n : 0));
-    const e = (code: string, counts: number[]): SyntheticEvent[] => eventsFromCounts(counts, MIN, { provider: 'stablegenius', operation: 'create_payment_intent', code, category: 'validation', retry: 'fix_and_resubmit' });
-    const events = [
-      ...e('amount_out_of_range', profile(steps, 14, 1)), // always there: never new after the first hour
-      ...e('invalid_currency', at(30, 32, 3)), // new at 30m
-      ...e('ttl_out_of_range', at(50, 51, 1)), // once, below min_events
-      ...e('invalid_currency', at(70, 75, 2)), // seen 40m ago: not new
-      ...e('invalid_webhook_url', at(120, 140, 1)), // new
-      ...e('invalid_currency', at(160, 170, 1)), // last seen 85m ago: new again
-    ];
-    await agree(set, events, steps * MIN);
-  });
-
-  it('absence (provider silent)', async () => {
-    const set = ruleSet(`
+      const steps = 200;
+      const at = (from: number, to: number, n: number): number[] => Array.from({ length: steps }, (_, i) => (i >= from && i < to ? n : 0));
+      const e = (code: string, counts: number[]): SyntheticEvent[] => eventsFromCounts(counts, MIN, { provider: 'stablegenius', operation: 'create_payment_intent', code, category: 'validation', retry: 'fix_and_resubmit' });
+      const events = [
+        ...e('amount_out_of_range', profile(steps, 14, 1)), // always there: never new after the first hour
+        ...e('invalid_currency', at(30, 32, 3)), // new at 30m
+        ...e('ttl_out_of_range', at(50, 51, 1)), // once, below min_events
+        ...e('invalid_currency', at(70, 75, 2)), // seen 40m ago: not new
+        ...e('invalid_webhook_url', at(120, 140, 1)), // new
+        ...e('invalid_currency', at(160, 170, 1)), // last seen 85m ago: new again
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
+  {
+    kind: 'absence',
+    name: 'absence (provider silent)',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: a }
@@ -230,18 +253,21 @@ rules:
     min_events: 30
     annotations: { summary: "no calls to {{ $labels.provider }}; {{ $value }} in the hour before" }
 `);
-    const steps = 240;
-    const gap = (from: number, to: number, counts: number[]): number[] => counts.map((c, i) => (i >= from && i < to ? 0 : c));
-    const events = [
-      ...eventsFromCounts(gap(90, 130, profile(steps, 15, 5)), MIN, { provider: 'kustom', operation: 'create_order', outcome: 'success' }),
-      ...eventsFromCounts(gap(200, 240, profile(steps, 16, 3)), MIN, { provider: 'setel', operation: 'authorize', outcome: 'success' }),
-      ...eventsFromCounts(profile(steps, 17, 0.2), MIN, { provider: 'digitalriver', operation: 'create_order', outcome: 'success' }),
-    ];
-    await agree(set, events, steps * MIN);
-  });
-
-  it('threshold on retry violations', async () => {
-    const set = ruleSet(`
+      const steps = 240;
+      const gap = (from: number, to: number, counts: number[]): number[] => counts.map((c, i) => (i >= from && i < to ? 0 : c));
+      const events = [
+        ...eventsFromCounts(gap(90, 130, profile(steps, 15, 5)), MIN, { provider: 'kustom', operation: 'create_order', outcome: 'success' }),
+        ...eventsFromCounts(gap(200, 240, profile(steps, 16, 3)), MIN, { provider: 'setel', operation: 'authorize', outcome: 'success' }),
+        ...eventsFromCounts(profile(steps, 17, 0.2), MIN, { provider: 'digitalriver', operation: 'create_order', outcome: 'success' }),
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
+  {
+    kind: 'threshold',
+    name: 'threshold on retry violations',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: v }
@@ -256,16 +282,19 @@ rules:
     threshold: { op: '>=', value: 5 }
     annotations: { summary: "{{ $labels.provider }} retried after {{ $labels.retry }} {{ $value }} times" }
 `);
-    const steps = 150;
-    const events = [
-      ...eventsFromCounts(profile(steps, 18, 0.1, [{ from: 60, to: 70, rate: 1.5 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'BAD_VALUE', category: 'validation', retry: 'fix_and_resubmit' }, { code: 'BAD_VALUE', retry: 'fix_and_resubmit' }),
-      ...eventsFromCounts(profile(steps, 19, 0.1, [{ from: 100, to: 104, rate: 2 }]), MIN, { provider: 'mercadopago', operation: 'cancel_order', code: 'cannot_cancel_order', category: 'state_conflict', retry: 'do_not_retry' }, { code: 'cannot_cancel_order', retry: 'do_not_retry' }),
-    ];
-    await agree(set, events, steps * MIN);
-  });
-
-  it('selectors (regex, not, not_regex, lists) and an empty group_by', async () => {
-    const set = ruleSet(`
+      const steps = 150;
+      const events = [
+        ...eventsFromCounts(profile(steps, 18, 0.1, [{ from: 60, to: 70, rate: 1.5 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'BAD_VALUE', category: 'validation', retry: 'fix_and_resubmit' }, { code: 'BAD_VALUE', retry: 'fix_and_resubmit' }),
+        ...eventsFromCounts(profile(steps, 19, 0.1, [{ from: 100, to: 104, rate: 2 }]), MIN, { provider: 'mercadopago', operation: 'cancel_order', code: 'cannot_cancel_order', category: 'state_conflict', retry: 'do_not_retry' }, { code: 'cannot_cancel_order', retry: 'do_not_retry' }),
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
+  {
+    kind: 'threshold',
+    name: 'selectors (regex, not, not_regex, lists) and an empty group_by',
+    async run() {
+      const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
 metadata: { name: sel }
@@ -279,19 +308,34 @@ rules:
     threshold: { op: '>=', value: 8 }
     annotations: { summary: "{{ $value }} create_* errors" }
 `);
-    const steps = 90;
-    const events = [
-      ...eventsFromCounts(profile(steps, 20, 1, [{ from: 30, to: 40, rate: 4 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'INTERNAL_SERVER_ERROR', category: 'provider_error', retry: 'new_checkout' }),
-      ...eventsFromCounts(profile(steps, 21, 1, [{ from: 60, to: 70, rate: 3 }]), MIN, { provider: 'stablegenius', operation: 'create_payment_intent', code: 'api_error', category: 'provider_error', retry: 'retry_with_backoff' }),
-      // Excluded by the selector: validation errors, Setel codes, other operations.
-      ...eventsFromCounts(profile(steps, 22, 5), MIN, { provider: 'kustom', operation: 'create_order', code: 'BAD_VALUE', category: 'validation', retry: 'fix_and_resubmit' }),
-      ...eventsFromCounts(profile(steps, 23, 5), MIN, { provider: 'setel', operation: 'create_order', code: '9300001', category: 'provider_error', retry: 'retry_with_backoff' }),
-      ...eventsFromCounts(profile(steps, 24, 5), MIN, { provider: 'kustom', operation: 'authorize', code: 'INTERNAL_SERVER_ERROR', category: 'provider_error', retry: 'new_checkout' }),
-    ];
-    await agree(set, events, steps * MIN);
-  });
+      const steps = 90;
+      const events = [
+        ...eventsFromCounts(profile(steps, 20, 1, [{ from: 30, to: 40, rate: 4 }]), MIN, { provider: 'kustom', operation: 'create_order', code: 'INTERNAL_SERVER_ERROR', category: 'provider_error', retry: 'new_checkout' }),
+        ...eventsFromCounts(profile(steps, 21, 1, [{ from: 60, to: 70, rate: 3 }]), MIN, { provider: 'stablegenius', operation: 'create_payment_intent', code: 'api_error', category: 'provider_error', retry: 'retry_with_backoff' }),
+        // Excluded by the selector: validation errors, Setel codes, other operations.
+        ...eventsFromCounts(profile(steps, 22, 5), MIN, { provider: 'kustom', operation: 'create_order', code: 'BAD_VALUE', category: 'validation', retry: 'fix_and_resubmit' }),
+        ...eventsFromCounts(profile(steps, 23, 5), MIN, { provider: 'setel', operation: 'create_order', code: '9300001', category: 'provider_error', retry: 'retry_with_backoff' }),
+        ...eventsFromCounts(profile(steps, 24, 5), MIN, { provider: 'kustom', operation: 'authorize', code: 'INTERNAL_SERVER_ERROR', category: 'provider_error', retry: 'new_checkout' }),
+      ];
+      await agree(set, events, steps * MIN);
+    },
+  },
 
-  it('the cross-check notices a disagreement (an alert the compiled rules do not fire)', async () => {
+];
+
+describe('engine and compiled Prometheus rules fire the same alerts, kind by kind', () => {
+  for (const definition of RULE_KIND_DEFINITIONS) {
+    describe(definition.kind, () => {
+      it('has agreement scenarios', () => {
+        expect(SCENARIOS.filter((sc) => sc.kind === definition.kind).length).toBeGreaterThan(0);
+      });
+      for (const scenario of SCENARIOS.filter((sc) => sc.kind === definition.kind)) it(scenario.name, () => scenario.run());
+    });
+  }
+});
+
+describe('the cross-check', () => {
+  it('notices a disagreement (an alert the compiled rules do not fire)', async () => {
     const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet

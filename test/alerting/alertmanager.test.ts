@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createAlertmanagerClient } from '../../src/alerting/alertmanager.ts';
-import { createAlertEngine } from '../../src/alerting/engine.ts';
+import { createAlertEngine } from '../../src/alerting/engine/index.ts';
 import { createAlerting } from '../../src/alerting/index.ts';
 import { parseRuleSet } from '../../src/alerting/loader.ts';
 import { toProcessedEvent } from '../../src/alerting/testing.ts';

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createAlertmanagerClient, type PostableAlert } from '../../src/alerting/alertmanager.ts';
 import { createFakeClock } from '../../src/alerting/clock.ts';
-import { createAlertEngine, type AlertUpdate } from '../../src/alerting/engine.ts';
+import { createAlertEngine, type AlertUpdate } from '../../src/alerting/engine/index.ts';
 import { formatProblem, loadRules, parseRuleSet } from '../../src/alerting/loader.ts';
 import { eventsFromCounts, toProcessedEvent, type SyntheticEvent } from '../../src/alerting/testing.ts';
 import type { RuleSet } from '../../src/alerting/types.ts';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createAlertEngine } from '../../src/alerting/engine.ts';
+import { createAlertEngine } from '../../src/alerting/engine/index.ts';
 import { loadRules, RULE_ERROR_CODES, type RuleProblem } from '../../src/alerting/loader.ts';
 import { createRuleReloader, type ReloadResult } from '../../src/alerting/reload.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';

@@ -1,0 +1,229 @@
+// The in-process alert engine (docs: rules/README.md, "The in-process engine"): an EventSink that
+// counts classified events into event-time windows per rule and group, evaluates every rule on its
+// set's grid of evaluation times once the watermark has passed them, and keeps Prometheus's alert
+// state machine. This module composes the parts, each of which has one job:
+//   signal.ts         the engine's input (EngineSignal) and its adapter from ProcessedEvent
+//   windows.ts        the window store of one rule and group
+//   rule-runtime.ts   one rule compiled for the engine, with its groups and alerts
+//   state-machine.ts  pending → firing → inactive, `for`, `keep_firing_for`
+//   scheduler.ts      evaluation of the due grid times
+//   notifier.ts       what Alertmanager should know, max_alert_age, the firing gauge
+// What each rule kind means is in ../kinds/.
+//
+// Hot path: onEvent fills one reused EngineSignal; onSignal does selector tests with matchers compiled
+// at load, builds one group-key string per matching rule, and touches a typed-array bucket. Label
+// objects exist per group and per alert, never per event.
+import { systemClock, type TimerHandle } from '../clock.ts';
+import { alertingMetrics } from '../metrics.ts';
+import { matchesAll } from '../selector.ts';
+import type { RuleSet } from '../types.ts';
+import { createAlertPublisher, type AlertUpdate } from './notifier.ts';
+import { RuleRuntime } from './rule-runtime.ts';
+import { Scheduler } from './scheduler.ts';
+import { emptySignal, signalOf, type EngineSignal } from './signal.ts';
+import type { AlertEngine, AlertEngineOptions, AlertSnapshot } from './types.ts';
+import { NONE } from './windows.ts';
+
+export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
+  const clock = options.clock ?? systemClock;
+  const lateness = options.allowedLatenessMs ?? 30_000;
+  const tickMs = options.tickIntervalMs ?? 5_000;
+  const maxAge = options.maxAlertAgeMs ?? 15 * 60_000;
+  const idleTimeout = options.idleTimeoutMs === undefined ? 60_000 : options.idleTimeoutMs;
+  const maxGroups = options.maxGroupsPerRule ?? 1000;
+  const maxSkew = options.maxFutureSkewMs ?? 5 * 60_000;
+  const metrics = options.registry ? alertingMetrics(options.registry) : null;
+  const logger = options.logger ?? null;
+  const publisher = createAlertPublisher({ clock, maxAgeMs: maxAge, notifier: options.notifier ?? null, metrics });
+  const scheduler = new Scheduler(publisher);
+  /** The in-thread path's signal, refilled for every event. */
+  const scratch = emptySignal();
+
+  let sets: readonly RuleSet[] = [];
+  let runtimes: RuleRuntime[] = [];
+  /** Resolved updates of alerts whose rule was removed by a reload; sent on the next tick. */
+  let retired: AlertUpdate[] = [];
+  let maxEventTs = NONE;
+  let watermarkMs = NONE;
+  let lastArrivalWall = clock.now();
+  let timer: TimerHandle | null = null;
+  let lateEvents = 0;
+  let droppedEvents = 0;
+  let futureEvents = 0;
+
+  const install = (next: readonly RuleSet[]): void => {
+    const previous = new Map(runtimes.map((rt) => [rt.rule.name, rt]));
+    const fresh: RuleRuntime[] = [];
+    for (const set of next) {
+      for (const rule of set.rules) {
+        const old = previous.get(rule.name);
+        if (old && old.rule.fingerprint === rule.fingerprint) {
+          fresh.push(old);
+          previous.delete(rule.name);
+        } else fresh.push(new RuleRuntime(rule, lateness));
+      }
+    }
+    // Alerts of rules that are gone (or changed meaning) end now.
+    for (const rt of previous.values()) {
+      for (const a of rt.alerts.values()) {
+        if (a.sent && a.state !== 'inactive') {
+          retired.push({ labels: a.labels, annotations: rt.renderAnnotations(a), startsAt: a.activeAt, endsAt: Math.min(clock.now(), rt.lastEvaluated ?? clock.now()) });
+        }
+      }
+    }
+    sets = next;
+    runtimes = fresh;
+    // New rules start at the current watermark.
+    if (watermarkMs !== NONE) for (const rt of runtimes) if (rt.nextK === NONE) rt.nextK = Math.floor(watermarkMs / rt.step);
+    metrics?.rulesLoaded.set(runtimes.length);
+  };
+
+  const moveWatermark = (to: number): void => {
+    if (to > watermarkMs) {
+      watermarkMs = to;
+      scheduler.evaluateDue(runtimes, watermarkMs);
+    }
+  };
+
+  const idleAdvance = (): void => {
+    if (idleTimeout === null || maxEventTs === NONE) return;
+    const idle = clock.now() - lastArrivalWall - idleTimeout;
+    if (idle > 0) moveWatermark(maxEventTs - lateness + idle);
+  };
+
+  const publish = (): void => {
+    const out = retired;
+    retired = [];
+    publisher.publish(runtimes, out);
+  };
+
+  install(options.ruleSets);
+
+  const engine: AlertEngine = {
+    name: 'alerts',
+
+    onEvent(processed): void {
+      engine.onSignal(signalOf(processed, scratch));
+    },
+
+    onSignal(s: EngineSignal): void {
+      const ts = s.timestampMs;
+      const wallNow = clock.now();
+      if (ts > wallNow + maxSkew) {
+        futureEvents++;
+        return;
+      }
+      lastArrivalWall = wallNow;
+      if (ts > maxEventTs) {
+        maxEventTs = ts;
+        if (ts - lateness > watermarkMs) moveWatermark(ts - lateness);
+      }
+      const isError = s.isError;
+      const violation = s.violationRetry !== null;
+      for (let r = 0; r < runtimes.length; r++) {
+        const rt = runtimes[r] as RuleRuntime;
+        const rule = rt.rule;
+        let selected: boolean;
+        let call = false;
+        if (rt.countsCalls) {
+          call = matchesAll(rt.callMatchers, s, 'calls');
+          if (!call) continue;
+          selected = isError && matchesAll(rt.matchers, s, 'errors');
+        } else {
+          if (rule.signal === 'errors') {
+            if (!isError) continue;
+          } else if (rule.signal === 'retry_violations') {
+            if (!violation) continue;
+          }
+          if (rt.warmupBuckets !== null) {
+            const b = Math.floor(ts / rt.step);
+            if (b < rt.firstBucket) rt.firstBucket = b;
+          }
+          if (!matchesAll(rt.matchers, s, rule.signal)) continue;
+          selected = true;
+        }
+        const key = rt.groupKey(s);
+        let g = rt.groups.get(key);
+        if (g === undefined) {
+          if (rt.groups.size >= maxGroups) {
+            droppedEvents++;
+            metrics?.droppedGroups.inc({ rule: rule.name });
+            continue;
+          }
+          g = rt.newGroup(key, s);
+          rt.groups.set(key, g);
+        }
+        if (!g.add(Math.floor(ts / rt.step), selected, call)) {
+          lateEvents++;
+          metrics?.lateEvents.inc({ rule: rule.name });
+        }
+      }
+    },
+
+    async flush(): Promise<void> {
+      // Alerts are best effort and queued by the notifier; they never hold back a commit.
+    },
+
+    start(): void {
+      if (timer !== null) return;
+      timer = clock.setInterval(() => engine.tick(), tickMs);
+    },
+
+    tick(): void {
+      try {
+        idleAdvance();
+        publish();
+      } catch (error) {
+        logger?.warn({ err: error }, 'alert engine tick failed');
+      }
+    },
+
+    advanceWatermark(eventTimeMs: number): void {
+      moveWatermark(eventTimeMs);
+    },
+
+    watermark: () => (watermarkMs === NONE ? null : watermarkMs),
+
+    setRuleSets(next: readonly RuleSet[]): void {
+      install(next);
+      logger?.info({ rules: runtimes.length }, 'alert rules installed');
+    },
+
+    ruleSets: () => sets,
+
+    alerts(includeResolved = false): AlertSnapshot[] {
+      const out: AlertSnapshot[] = [];
+      for (const rt of runtimes) for (const a of rt.alerts.values()) if (includeResolved || a.state !== 'inactive') out.push(rt.snapshotOf(a));
+      return out;
+    },
+
+    onStep(listener): void {
+      scheduler.onStep(listener);
+    },
+
+    stats() {
+      let groups = 0;
+      for (const rt of runtimes) groups += rt.groups.size;
+      return { lateEvents, droppedEvents, futureEvents, groups };
+    },
+
+    async close(): Promise<void> {
+      if (timer !== null) {
+        clock.clearInterval(timer);
+        timer = null;
+      }
+      // Hand the last state to the notifier (no idle advance: shutting down is not silence).
+      try {
+        publish();
+      } catch (error) {
+        logger?.warn({ err: error }, 'alert engine final notification failed');
+      }
+    },
+  };
+  return engine;
+}
+
+export type { AlertNotifier, AlertUpdate } from './notifier.ts';
+export { emptySignal, signalOf, type EngineSignal } from './signal.ts';
+export { RESOLVED_RETENTION_MS, type AlertState } from './state-machine.ts';
+export type { AlertEngine, AlertEngineOptions, AlertSnapshot, EngineLogger, EngineStats, StepListener } from './types.ts';

@@ -1,0 +1,112 @@
+// One rule as the engine runs it: its matchers and templates compiled once, its kind's evaluator, and
+// its live state — the groups' windows, the alerts, and where its evaluation stands.
+import { kindOf, type GroupEvaluator } from '../kinds/index.ts';
+import { compileMatchers, labelId, labelValue, type CompiledMatcher } from '../selector.ts';
+import { parseTemplate, renderTemplate, type TemplatePart } from '../template.ts';
+import type { Rule } from '../types.ts';
+import type { EngineSignal } from './signal.ts';
+import type { Alert } from './state-machine.ts';
+import type { AlertSnapshot } from './types.ts';
+import { GroupWindow, NONE } from './windows.ts';
+
+export class RuleRuntime {
+  readonly rule: Rule;
+  /** Evaluation step and bucket width, ms. */
+  readonly step: number;
+  readonly ringLength: number;
+  /** Buckets the rule reads back from an evaluation time. */
+  readonly spanBuckets: number;
+  readonly matchers: CompiledMatcher[];
+  /** Denominator (calls) matchers: the selector's provider/operation matchers only. */
+  readonly callMatchers: CompiledMatcher[];
+  readonly countsCalls: boolean;
+  readonly groupIds: number[];
+  readonly groupNames: string[];
+  readonly annotations: [string, TemplatePart[]][];
+  readonly evaluate: GroupEvaluator;
+  readonly groups = new Map<string, GroupWindow>();
+  readonly alerts = new Map<string, Alert>();
+  /**
+   * Kinds that compare with history stay silent until the signal's first event is at least the rule's
+   * span old (this many buckets), so a cold start (empty windows) does not make every group look new
+   * or spiking. Null for the other kinds.
+   */
+  readonly warmupBuckets: number | null;
+  /** Bucket of the first event of the rule's signal (before the selector). */
+  firstBucket = Infinity;
+  /** Next grid index to evaluate; NONE until the first watermark. */
+  nextK = NONE;
+  /** The last evaluation time (event-time ms), null before the first. */
+  lastEvaluated: number | null = null;
+
+  constructor(rule: Rule, allowedLatenessMs: number) {
+    const kind = kindOf(rule);
+    this.rule = rule;
+    this.step = rule.intervalMs;
+    this.spanBuckets = Math.ceil(kind.spanMs(rule) / this.step);
+    this.ringLength = Math.ceil(kind.bucketSpanMs(rule) / this.step) + Math.ceil(allowedLatenessMs / this.step) + 2;
+    this.matchers = compileMatchers(rule.selector);
+    this.callMatchers = compileMatchers(rule.selector.filter((m) => m.label === 'provider' || m.label === 'operation'));
+    this.countsCalls = kind.countsCalls;
+    this.groupIds = rule.groupBy.map(labelId);
+    this.groupNames = [...rule.groupBy];
+    this.annotations = Object.entries(rule.annotations).map(([k, t]) => {
+      const parts = parseTemplate(t, rule.groupBy);
+      if (typeof parts === 'string') throw new Error(`rule ${rule.name}: annotation ${k} ${parts}`);
+      return [k, parts];
+    });
+    this.evaluate = kind.evaluator(rule, this.step);
+    this.warmupBuckets = kind.comparesWithHistory ? this.spanBuckets : null;
+  }
+
+  /** The group key of a signal: its group label values joined. */
+  groupKey(s: EngineSignal): string {
+    let key = '';
+    for (let i = 0; i < this.groupIds.length; i++) {
+      if (i > 0) key += '\u0001';
+      key += labelValue(s, this.rule.signal, this.groupIds[i] as number);
+    }
+    return key;
+  }
+
+  newGroup(key: string, s: EngineSignal): GroupWindow {
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < this.groupIds.length; i++) {
+      const v = labelValue(s, this.rule.signal, this.groupIds[i] as number);
+      if (v !== '') labels[this.groupNames[i] as string] = v;
+    }
+    return new GroupWindow(key, labels, this.ringLength, this.countsCalls);
+  }
+
+  /** True once the rule may fire at grid index k (always for kinds without warm-up). */
+  warmAt(k: number): boolean {
+    return this.warmupBuckets === null || this.firstBucket <= k - this.warmupBuckets - 1;
+  }
+
+  renderAnnotations(a: Alert): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [key, parts] of this.annotations) out[key] = renderTemplate(parts, a.groupLabels, a.value);
+    return out;
+  }
+
+  snapshotOf(a: Alert): AlertSnapshot {
+    return {
+      rule: this.rule.name,
+      state: a.state,
+      labels: a.labels,
+      annotations: this.renderAnnotations(a),
+      value: a.value,
+      activeAt: a.activeAt,
+      firedAt: a.firedAt,
+      resolvedAt: a.resolvedAt,
+      evaluatedAt: this.lastEvaluated ?? a.activeAt,
+    };
+  }
+
+  /** Forgets groups whose data no longer reaches any window at grid index k and that hold no alert. */
+  pruneGroups(k: number): void {
+    for (const [key, g] of this.groups) {
+      if (g.head < k - this.spanBuckets && g.olderMax < k - this.spanBuckets && !this.alerts.has(key)) this.groups.delete(key);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// The engine's public face: what it is built with, what it answers, and what it reports.
+import type { Registry } from 'prom-client';
+import type { EventSink } from '../../pipeline/types.ts';
+import type { Clock } from '../clock.ts';
+import type { RuleSet } from '../types.ts';
+import type { AlertNotifier } from './notifier.ts';
+import type { EngineSignal } from './signal.ts';
+import type { AlertState } from './state-machine.ts';
+
+export interface AlertSnapshot {
+  readonly rule: string;
+  readonly state: AlertState;
+  /** alertname, severity, the group labels and the rule's labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly value: number;
+  /** Event-time ms. */
+  readonly activeAt: number;
+  readonly firedAt: number | null;
+  readonly resolvedAt: number | null;
+  /** The last evaluation time (event-time ms) of the rule. */
+  readonly evaluatedAt: number;
+}
+
+/** Told after every evaluation step of every rule, with that rule's firing alerts. */
+export type StepListener = (rule: string, evaluatedAt: number, firing: readonly AlertSnapshot[]) => void;
+
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface AlertEngineOptions {
+  readonly ruleSets: readonly RuleSet[];
+  /** Wall clock for ticks and max_alert_age; default the system clock. */
+  readonly clock?: Clock;
+  /** Watermark = newest event time − this. Default 30 s. */
+  readonly allowedLatenessMs?: number;
+  /** Wall-clock period of ticks (send alerts). Default 5 s. */
+  readonly tickIntervalMs?: number;
+  /** Alerts whose evaluation time is older than this (wall time) are not sent. Default 15 min. */
+  readonly maxAlertAgeMs?: number;
+  /** After this much wall time without events the watermark follows the wall clock. Default 60 s; null disables. */
+  readonly idleTimeoutMs?: number | null;
+  /** Groups tracked per rule; events of further groups are dropped (counted). Default 1000. */
+  readonly maxGroupsPerRule?: number;
+  /** Events stamped further than this ahead of the wall clock are ignored (counted). Default 5 min. */
+  readonly maxFutureSkewMs?: number;
+  readonly registry?: Registry;
+  readonly notifier?: AlertNotifier;
+  readonly logger?: EngineLogger;
+}
+
+export interface EngineStats {
+  readonly lateEvents: number;
+  readonly droppedEvents: number;
+  readonly futureEvents: number;
+  readonly groups: number;
+}
+
+export interface AlertEngine extends EventSink {
+  /** The engine's input without a ProcessedEvent (worker threads send these); the object is not kept. */
+  onSignal(signal: EngineSignal): void;
+  /** Starts the wall-clock tick. */
+  start(): void;
+  /** One tick: idle watermark advance, evaluation of due steps, notification. */
+  tick(): void;
+  /** Moves the watermark to at least `eventTimeMs` and evaluates every due step (tests, idle sources). */
+  advanceWatermark(eventTimeMs: number): void;
+  /** Current watermark (event-time ms), null before the first event. */
+  watermark(): number | null;
+  /** Replaces the rules; rules whose meaning did not change keep their windows and alerts. */
+  setRuleSets(ruleSets: readonly RuleSet[]): void;
+  ruleSets(): readonly RuleSet[];
+  /** Pending and firing alerts (and resolved ones still retained when `includeResolved`). */
+  alerts(includeResolved?: boolean): AlertSnapshot[];
+  /** Called after every evaluation step of every rule with that rule's firing alerts (rule tests). */
+  onStep(listener: StepListener): void;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}
