@@ -720,6 +720,18 @@ function health(): Json {
     ],
   }));
 
+  l.add(12, 8, timeseries({
+    title: 'Unmatched retries by provider (share of retries)',
+    description:
+      'Retries (attempt > 1) whose earlier attempts never reached the same instance, as a share of all retries. Near 0: attempts of one payment meet in one place. Well above 0 with several replicas or worker threads: producers do not key messages by idempotency key or correlation id, so retries, storms and retry violations are undercounted (README: keying the topic).',
+    unit: 'percentunit',
+    min: 0,
+    targets: [{
+      expr: `sum by (provider) (rate(paysignal_correlation_unmatched_retries_total[${RATE}])) / sum by (provider) (rate(payment_provider_retries_total[${RATE}]))`,
+      legend: '{{provider}}',
+    }],
+  }));
+
   l.row('Labels and alerting');
   l.add(12, 8, timeseries({
     title: 'Label overflow/s by metric and label',

@@ -86,7 +86,7 @@ export function toProcessedEvent(e: SyntheticEvent): ProcessedEvent {
     correlation:
       e.violation === null
         ? null
-        : { key: 'synthetic', attemptNumber: 2, isRetry: true, isStorm: false, violationOf: { code: e.violation.code, retry: e.violation.retry } },
+        : { key: 'synthetic', attemptNumber: 2, isRetry: true, isStorm: false, violationOf: { code: e.violation.code, retry: e.violation.retry }, unmatchedRetry: false },
   };
 }
 

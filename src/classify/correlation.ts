@@ -1,4 +1,5 @@
-// Correlation of attempts (DESIGN section 5): a bounded store (LRU + TTL) of what was seen per key.
+// Correlation of attempts (docs/architecture.md#correlation-and-keying-across-replicas): a bounded
+// store (LRU + TTL) of what was seen per key.
 //
 // Key. The idempotency key when the call carries one, else the correlation id. The idempotency key
 // names one request, which is exactly what "the same request again" means; correlation ids are weaker:
@@ -152,12 +153,15 @@ export function createCorrelationTracker(options: CorrelationTrackerOptions = {}
 
   function standalone(event: PaymentCallEvent, key: string | null): CorrelationFacts {
     const attemptNumber = event.attempt !== null && event.attempt >= 1 ? event.attempt : 1;
-    return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null };
+    return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null, unmatchedRetry: false };
   }
 
+  /** The first attempt of an operation under `key` that this instance sees. */
   function first(event: PaymentCallEvent, key: string): CorrelationFacts {
     const attemptNumber = Math.max(1, event.attempt !== null && event.attempt >= 1 ? event.attempt : 0);
-    return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null };
+    // The caller says earlier attempts exist, and none of them came here.
+    const unmatchedRetry = attemptNumber > 1;
+    return { key, attemptNumber, isRetry: unmatchedRetry, isStorm: attemptNumber > stormThreshold, violationOf: null, unmatchedRetry };
   }
 
   return {
@@ -231,7 +235,7 @@ export function createCorrelationTracker(options: CorrelationTrackerOptions = {}
       // The same log event delivered twice (at-least-once sources) is not a new attempt.
       if (op.lastTimestampMs === ts && op.lastStatus === status && op.lastCode === code) {
         const attemptNumber = Math.max(op.attempts, callerAttempt);
-        return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null };
+        return { key, attemptNumber, isRetry: attemptNumber > 1, isStorm: attemptNumber > stormThreshold, violationOf: null, unmatchedRetry: false };
       }
 
       const previous = op.lastRetry;
@@ -242,7 +246,7 @@ export function createCorrelationTracker(options: CorrelationTrackerOptions = {}
       op.lastTimestampMs = ts;
       op.lastStatus = status;
       const attemptNumber = Math.max(op.attempts, callerAttempt);
-      return { key, attemptNumber, isRetry: true, isStorm: attemptNumber > stormThreshold, violationOf };
+      return { key, attemptNumber, isRetry: true, isStorm: attemptNumber > stormThreshold, violationOf, unmatchedRetry: false };
     },
   };
 }

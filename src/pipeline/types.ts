@@ -37,6 +37,12 @@ export interface CorrelationFacts {
   readonly isStorm: boolean;
   /** Set when this attempt follows a decision that said the same request cannot succeed. */
   readonly violationOf: { readonly code: string | null; readonly retry: string } | null;
+  /**
+   * True when the event says it is a retry (`attempt` > 1) but no earlier attempt under its key
+   * reached this instance: the earlier ones went elsewhere, so the topic is probably not keyed by
+   * idempotency key or correlation id (docs/architecture.md#correlation-and-keying-across-replicas).
+   */
+  readonly unmatchedRetry: boolean;
 }
 
 export interface ProcessedEvent {

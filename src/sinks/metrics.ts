@@ -1,4 +1,4 @@
-// The Prometheus metrics of DESIGN section 6, as an EventSink.
+// The Prometheus metrics of docs/architecture.md#metrics, as an EventSink.
 //
 // Hot path (`onEvent`): label values go through the LabelGuard (Map hits), series are found through
 // nested Maps keyed by those values (no key strings are built), and counts are plain number fields.
@@ -44,6 +44,7 @@ export interface MetricsSink extends EventSink {
     readonly retries: CounterFamily;
     readonly retryViolations: CounterFamily;
     readonly retryStormAttempts: CounterFamily;
+    readonly unmatchedRetries: CounterFamily;
     readonly events: CounterFamily;
     readonly invalidEvents: CounterFamily;
     readonly labelOverflow: CounterFamily;
@@ -89,6 +90,11 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
     help: 'Attempts made under a key that already exceeded the retry-storm threshold.',
     labelNames: ['provider', 'operation'],
   });
+  const unmatchedRetries = new CounterFamily({
+    name: 'paysignal_correlation_unmatched_retries_total',
+    help: 'Events that say they are a retry (attempt > 1) whose earlier attempts never reached this instance: producers should key messages by idempotency key or correlation id.',
+    labelNames: ['provider'],
+  });
   const events = new CounterFamily({
     name: 'paysignal_events_total',
     help: 'Events read by paysignal, by source and result (classified or invalid).',
@@ -104,7 +110,7 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
     help: 'Observations recorded with a label value replaced by __overflow__ because the per-provider cap was reached.',
     labelNames: ['metric', 'label'],
   });
-  for (const family of [calls, errors, duration, retries, retryViolations, retryStormAttempts, events, invalidEvents, labelOverflow]) {
+  for (const family of [calls, errors, duration, retries, retryViolations, retryStormAttempts, unmatchedRetries, events, invalidEvents, labelOverflow]) {
     register(registry, family);
   }
 
@@ -122,7 +128,7 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
   return {
     name: 'metrics',
     guard,
-    families: { calls, errors, duration, retries, retryViolations, retryStormAttempts, events, invalidEvents, labelOverflow },
+    families: { calls, errors, duration, retries, retryViolations, retryStormAttempts, unmatchedRetries, events, invalidEvents, labelOverflow },
 
     onEvent(processed: ProcessedEvent): void {
       const c = processed.classification;
@@ -166,6 +172,7 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
       if (facts !== null) {
         if (facts.isRetry) retries.series(provider, operation).value += 1;
         if (facts.isStorm) retryStormAttempts.series(provider, operation).value += 1;
+        if (facts.unmatchedRetry) unmatchedRetries.series(provider).value += 1;
         const violation = facts.violationOf;
         if (violation !== null) {
           let code = NO_CODE;

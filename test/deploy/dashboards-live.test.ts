@@ -6,7 +6,7 @@
 //
 // The Kafka-source, dead-letter and alert-engine metrics (paysignal_kafka_*, paysignal_dead_letter_*,
 // paysignal_alerts_firing, paysignal_alert_notifications_total) and label overflow are not produced
-// here; their panels are only evaluated, and checked against DESIGN's metric list in dashboards.test.ts.
+// here; their panels are only evaluated, and checked against the metric list of docs/architecture.md#metrics in dashboards.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allQueries, metricNames, substituteVariables, variableSelector, type DashboardQuery } from '../../scripts/dashboard-queries.ts';
 import { startStack, type Stack } from '../signals/stack.ts';
@@ -19,7 +19,7 @@ let prometheus: RunningPrometheus;
 let receiver: OtlpReceiver;
 
 /** Metrics the pipeline emits as soon as events flow (no Kafka source, no alert engine). */
-const FED = /^(payment_provider_(calls_total|errors_total|call_duration_seconds_bucket|retries_total|retry_violations_total)|paysignal_(events_total|invalid_events_total)|process_.*|nodejs_.*)$/;
+const FED = /^(payment_provider_(calls_total|errors_total|call_duration_seconds_bucket|retries_total|retry_violations_total)|paysignal_(events_total|invalid_events_total|correlation_unmatched_retries_total)|process_.*|nodejs_.*)$/;
 
 /** Dashboard variables -> values present in the fed data; regex matchers match everything. */
 function concrete(expr: string): string {
@@ -44,6 +44,8 @@ function traffic(): unknown[] {
     }));
   }
   for (let i = 0; i < 8; i++) events.push(callEvent({ provider: 'kustom', operation: 'create_session', method: 'POST', route: '/payments/v1/sessions', status: 200, durationMs: 80 + i, timestamp: at(10 + i) }));
+  // A second attempt whose first went to another replica: an unmatched retry.
+  events.push(callEvent({ provider: 'kustom', operation: 'create_session', status: 200, durationMs: 85, timestamp: at(19), idempotencyKey: `elsewhere-${round}`, extra: { attempt: 2 } }));
   for (let i = 0; i < 3; i++) {
     events.push(callEvent({ provider: 'mercadopago', operation: 'create_order', status: 400, durationMs: 60, timestamp: at(20 + i), body: { errors: [{ code: 'invalid_total_amount', message: 'bad total', details: [] }] } }));
   }

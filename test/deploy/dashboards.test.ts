@@ -16,13 +16,14 @@ type Json = Record<string, any>;
 const PROMTOOL = '/usr/bin/promtool';
 const DASHBOARDS = join(ROOT, 'dashboards');
 
-/** What paysignal emits (DESIGN section 6, the Kafka source, the dead-letter sink) and the prom-client defaults. */
+/** What paysignal emits (docs/architecture.md#metrics, the Kafka source, the dead-letter sink) and the prom-client defaults. */
 const EMITTED = new Set([
   'payment_provider_calls_total',
   'payment_provider_errors_total',
   'payment_provider_call_duration_seconds',
   'payment_provider_retries_total',
   'payment_provider_retry_violations_total',
+  'paysignal_correlation_unmatched_retries_total',
   'paysignal_events_total',
   'paysignal_invalid_events_total',
   'paysignal_dead_letter_events_total',

@@ -1,4 +1,5 @@
-// The correlation tracker (DESIGN section 5): attempts, retries, storms and retry violations per key.
+// The correlation tracker (docs/architecture.md#correlation-and-keying-across-replicas): attempts,
+// retries, storms, retry violations and unmatched retries per key.
 import { describe, expect, it } from 'vitest';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -19,15 +20,42 @@ describe('correlation tracker', () => {
     const tracker = createCorrelationTracker();
     const first = call(tracker, event({ idempotencyKey: 'idem-1', statusCode: 500, timestampMs: T0 }), { code: 'internal_error', category: 'provider_error', retry: 'retry_same_key_later' });
     const second = call(tracker, event({ idempotencyKey: 'idem-1', statusCode: 201, timestampMs: T0 + 1000 }));
-    expect(first).toEqual({ key: 'idem-1', attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null });
-    expect(second).toEqual({ key: 'idem-1', attemptNumber: 2, isRetry: true, isStorm: false, violationOf: null });
+    expect(first).toEqual({ key: 'idem-1', attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null, unmatchedRetry: false });
+    expect(second).toEqual({ key: 'idem-1', attemptNumber: 2, isRetry: true, isStorm: false, violationOf: null, unmatchedRetry: false });
   });
 
   it('a call with neither idempotency key nor correlation id stands alone (its own attempt field counts)', () => {
     const tracker = createCorrelationTracker();
-    expect(call(tracker, event())).toEqual({ key: null, attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null });
+    expect(call(tracker, event())).toEqual({ key: null, attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null, unmatchedRetry: false });
     expect(call(tracker, event({ attempt: 3 }))).toMatchObject({ key: null, attemptNumber: 3, isRetry: true });
     expect(tracker.size).toBe(0);
+  });
+
+  it('a retry (attempt > 1) whose earlier attempts this instance never saw is an unmatched retry', () => {
+    const tracker = createCorrelationTracker();
+    // Attempt 1 went to another replica: this one sees attempt 2 first.
+    const arrived = call(tracker, event({ idempotencyKey: 'elsewhere', attempt: 2, statusCode: 500 }), RESOURCE_LOCKED);
+    expect(arrived).toMatchObject({ key: 'elsewhere', attemptNumber: 2, isRetry: true, unmatchedRetry: true });
+    // Attempt 3 follows attempt 2, which this instance did see.
+    expect(call(tracker, event({ idempotencyKey: 'elsewhere', attempt: 3, statusCode: 201, timestampMs: T0 + 1000 }))).toMatchObject({ unmatchedRetry: false });
+  });
+
+  it('a retry whose earlier attempt this instance saw is matched, and a first attempt is never unmatched', () => {
+    const tracker = createCorrelationTracker();
+    expect(call(tracker, event({ idempotencyKey: 'here', attempt: 1, statusCode: 500 }), RESOURCE_LOCKED)).toMatchObject({ unmatchedRetry: false });
+    expect(call(tracker, event({ idempotencyKey: 'here', attempt: 2, statusCode: 201, timestampMs: T0 + 1000 }))).toMatchObject({ isRetry: true, unmatchedRetry: false });
+    expect(call(tracker, event({ idempotencyKey: 'no-attempt-field', statusCode: 201 }))).toMatchObject({ unmatchedRetry: false });
+  });
+
+  it('a retry of another operation under a known key is unmatched for that operation', () => {
+    const tracker = createCorrelationTracker();
+    call(tracker, event({ correlationId: 'pay-1', operation: 'create_session', statusCode: 201 }));
+    expect(call(tracker, event({ correlationId: 'pay-1', operation: 'create_order', attempt: 2, statusCode: 201, timestampMs: T0 + 1000 }))).toMatchObject({ unmatchedRetry: true });
+  });
+
+  it('a retry without any key is not counted as unmatched: keying the topic could not have helped it', () => {
+    const tracker = createCorrelationTracker();
+    expect(call(tracker, event({ attempt: 4 }))).toMatchObject({ key: null, isRetry: true, unmatchedRetry: false });
   });
 
   it('prefers the idempotency key over correlation ids, which providers like Kustom make unique per request', () => {
@@ -119,6 +147,7 @@ describe('correlation tracker', () => {
       isRetry: false,
       isStorm: false,
       violationOf: null,
+      unmatchedRetry: false,
     });
   });
 

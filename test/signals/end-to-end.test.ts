@@ -91,6 +91,20 @@ describe('secrets and personal data never leave paysignal', () => {
   });
 });
 
+describe('correlation across replicas', () => {
+  it('retries whose first attempts went to another instance show on /metrics as unmatched, per provider', async () => {
+    // What one replica sees of a topic keyed by something else: attempt 2 of payments whose attempt 1
+    // went to another partition, and one payment whose attempts both arrived here.
+    const retry = (key: string, attempt: number, second: number) =>
+      callEvent({ provider: 'stablegenius', operation: 'get_payment_intent', status: 200, timestamp: `2026-11-20T11:00:0${second}.000Z`, idempotencyKey: key, extra: { attempt } });
+    await stack.feed([retry('sg-a', 2, 1), retry('sg-b', 2, 2), retry('sg-c', 1, 3), retry('sg-c', 2, 4)]);
+    const text = await stack.metricsText();
+    expect(text).toMatch(/^# TYPE paysignal_correlation_unmatched_retries_total counter$/m);
+    expect(text).toMatch(/^paysignal_correlation_unmatched_retries_total\{provider="stablegenius"\} 2$/m);
+    expect(text).toMatch(/^payment_provider_retries_total\{provider="stablegenius",operation="get_payment_intent"\} 3$/m);
+  });
+});
+
 describe('cardinality attack through the whole pipeline', () => {
   it('100k distinct unknown codes: series stay under the cap, tracker and heap stay bounded, every event is counted', async () => {
     const calls = (from: number, n: number) =>

@@ -22,12 +22,13 @@ function setup(options: Partial<Parameters<typeof createMetricsSink>[0]> = {}) {
   return { registry, sink, exposition, f: sink.families };
 }
 
-const retryFacts = (violationOf: CorrelationFacts['violationOf'] = null, isStorm = false): CorrelationFacts => ({
+const retryFacts = (violationOf: CorrelationFacts['violationOf'] = null, isStorm = false, unmatchedRetry = false): CorrelationFacts => ({
   key: 'idem',
   attemptNumber: 2,
   isRetry: true,
   isStorm,
   violationOf,
+  unmatchedRetry,
 });
 
 describe('metrics sink: what an event counts', () => {
@@ -65,6 +66,18 @@ describe('metrics sink: what an event counts', () => {
     expect(f.retryStormAttempts.valueOf({ provider: 'kustom', operation: 'create_order' })).toBe(1);
     expect(f.retryViolations.valueOf({ provider: 'kustom', code: 'MERCHANT_INACTIVE', retry: 'contact_provider' })).toBe(1);
     expect(f.retryViolations.seriesCount).toBe(1);
+    expect(f.unmatchedRetries.seriesCount).toBe(0);
+  });
+
+  it('an unmatched retry counts once per provider in paysignal_correlation_unmatched_retries_total', async () => {
+    const { sink, f, exposition } = setup();
+    sink.onEvent(processed(event({ statusCode: 201, attempt: 2 }), null, retryFacts(null, false, true)));
+    sink.onEvent(processed(event({ statusCode: 201, attempt: 3 }), null, retryFacts(null, false, true)));
+    sink.onEvent(processed(event({ statusCode: 201, attempt: 4 }), null, retryFacts()));
+    expect(f.unmatchedRetries.valueOf({ provider: 'kustom' })).toBe(2);
+    expect(f.retries.valueOf({ provider: 'kustom', operation: 'create_order' })).toBe(3);
+    const text = (await exposition.render(false)).body;
+    expect(text).toContain('paysignal_correlation_unmatched_retries_total{provider="kustom"} 2');
   });
 
   it('invalid events count by source and by reason', () => {

@@ -42,6 +42,7 @@ const attempt = (n: number, violationOf: CorrelationFacts['violationOf'] = null)
   isRetry: n > 1,
   isStorm: false,
   violationOf,
+  unmatchedRetry: false,
 });
 
 async function spansNamed(name: string, count: number): Promise<ReceivedSpan[]> {
