@@ -21,6 +21,8 @@ export interface AlertingMetrics {
   readonly notifications: Counter<'result'>;
   readonly queueLength: Gauge<string>;
   readonly lateEvents: Counter<'rule'>;
+  readonly partitionLateEvents: Counter<'topic' | 'partition'>;
+  readonly eventsAlreadyInState: Counter<string>;
   readonly droppedGroups: Counter<'rule'>;
   readonly reloadFailures: Counter<string>;
   readonly lastReloadSuccess: Gauge<string>;
@@ -41,7 +43,14 @@ export function alertingMetrics(registry: Registry): AlertingMetrics {
       ['result'],
     ),
     queueLength: gauge(registry, 'paysignal_alert_queue_length', 'Alerts waiting to be posted to Alertmanager.', []),
-    lateEvents: counter(registry, 'paysignal_alert_late_events_total', 'Events older than a rule window still held (later than the allowed lateness allows); not counted by that rule.', ['rule']),
+    lateEvents: counter(registry, 'paysignal_alert_late_events_total', 'Events of a rule that fell outside the buckets it holds (older than its windows, or beyond how far its windows can stretch for unevenly consumed partitions); not counted by that rule.', ['rule']),
+    partitionLateEvents: counter(
+      registry,
+      'paysignal_alert_partition_late_events_total',
+      'Events more than the allowed lateness older than the newest event of their own partition; not counted by any rule.',
+      ['topic', 'partition'],
+    ),
+    eventsAlreadyInState: counter(registry, 'paysignal_alert_events_already_in_state_total', 'Events below the offsets a restored checkpoint covers (already in the engine state), not counted again.', []),
     droppedGroups: counter(registry, 'paysignal_alert_dropped_group_events_total', 'Events not counted because their rule already tracks the maximum number of groups.', ['rule']),
     reloadFailures: counter(registry, 'paysignal_rules_reload_failures_total', 'Rule reloads that failed; the previous rules stay in force.', []),
     lastReloadSuccess: gauge(registry, 'paysignal_rules_last_reload_success', '1 when the last rule (re)load succeeded, 0 when it failed.', []),

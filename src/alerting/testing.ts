@@ -39,7 +39,7 @@ import type { ProcessedEvent } from '../pipeline/types.ts';
 import { createFakeClock } from './clock.ts';
 import { toPrometheusRuleFile } from './compiler.ts';
 import { formatDuration, parseDuration } from './duration.ts';
-import { createAlertEngine, signalOf, type AlertSnapshot } from './engine/index.ts';
+import { createAlertEngine, signalOf, type AlertSnapshot, type EngineSignal } from './engine/index.ts';
 import { formatProblem, loadRules } from './loader.ts';
 import { labelId, labelValue } from './selector.ts';
 import { LABEL_NAMES, SIGNAL_LABELS, SIGNAL_METRIC, type LabelName, type RuleSet, type Signal } from './types.ts';
@@ -88,6 +88,11 @@ export function toProcessedEvent(e: SyntheticEvent): ProcessedEvent {
         ? null
         : { key: 'synthetic', attemptNumber: 2, isRetry: true, isStorm: false, violationOf: { code: e.violation.code, retry: e.violation.retry }, unmatchedRetry: false },
   };
+}
+
+/** The engine's input for a synthetic event read from a Kafka partition at an offset. */
+export function toEngineSignal(e: SyntheticEvent, from: { topic: string; partition: number; offset: number }): EngineSignal {
+  return { ...signalOf(toProcessedEvent(e)), topic: from.topic, partition: from.partition, offset: from.offset };
 }
 
 export interface ExpectedAlert {

@@ -76,6 +76,7 @@ export interface PaysignalConfig {
     readonly evaluation_interval: number;
     readonly allowed_lateness: number;
     readonly max_alert_age: number;
+    readonly partition_idle_timeout: number;
   };
   /** `resend_interval` in ms. */
   readonly alertmanager: { readonly url: string | null; readonly resend_interval: number; readonly queue_size: number };
@@ -277,7 +278,7 @@ export function parseConfig(text: string | null, file: string | null, env: Reado
 
 const DURATION_FIELDS = new Set(
   ['session_timeout', 'heartbeat_interval', 'rebalance_timeout', 'connection_timeout', 'request_timeout', 'max_wait', 'lag_refresh_interval',
-    'shutdown_timeout', 'timeout', 'ttl', 'evaluation_interval', 'allowed_lateness', 'max_alert_age', 'resend_interval'],
+    'shutdown_timeout', 'timeout', 'ttl', 'evaluation_interval', 'allowed_lateness', 'max_alert_age', 'partition_idle_timeout', 'resend_interval'],
 );
 
 /** Schema problems in words a person configuring paysignal uses. */
@@ -394,6 +395,7 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
       evaluation_interval: duration(rules.evaluation_interval, '15s'),
       allowed_lateness: duration(rules.allowed_lateness, '1m'),
       max_alert_age: duration(rules.max_alert_age, '15m'),
+      partition_idle_timeout: duration(rules.partition_idle_timeout, '1m'),
     },
     alertmanager: {
       url: str(am.url, null),

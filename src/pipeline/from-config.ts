@@ -36,6 +36,7 @@ export async function startAlertingFromConfig(
     ...(logger === undefined ? {} : { logger: logger.child({ component: 'alerting' }) }),
     allowedLatenessMs: config.rules.allowed_lateness,
     maxAlertAgeMs: config.rules.max_alert_age,
+    idleTimeoutMs: config.rules.partition_idle_timeout,
     tickIntervalMs: config.rules.evaluation_interval,
     resendIntervalMs: config.alertmanager.resend_interval,
     ...overrides,

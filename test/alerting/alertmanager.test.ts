@@ -181,7 +181,8 @@ rules:
 `;
     const set = parseRuleSet(yaml, 'outage.yaml').ruleSet as RuleSet;
     const client = createAlertmanagerClient({ url: am.url, registry, initialBackoffMs: 100, maxBackoffMs: 500, resendIntervalMs: 60_000 });
-    const engine = createAlertEngine({ ruleSets: [set], registry, notifier: client, allowedLatenessMs: 0, idleTimeoutMs: null });
+    // The providers' events interleave within 5 s of each other: inside the allowed lateness.
+    const engine = createAlertEngine({ ruleSets: [set], registry, notifier: client, allowedLatenessMs: 10_000, idleTimeoutMs: null });
     await am.stop();
     const now = Date.now();
     const base = Math.floor(now / MIN) * MIN - 10 * MIN;

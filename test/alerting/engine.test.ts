@@ -88,7 +88,7 @@ describe('alert engine', () => {
     expect(engine.alerts(true)).toEqual([]);
   });
 
-  it('counts late events within the allowed lateness and drops older ones (counted)', () => {
+  it('counts events within the allowed lateness of their partition; older ones are late (counted, not in any window)', async () => {
     const set = ruleSet(`
 apiVersion: paysignal/v1
 kind: RuleSet
@@ -101,17 +101,18 @@ rules:
     window: 2m
     threshold: { op: '>=', value: 3 }
 `);
-    const engine = createAlertEngine({ ruleSets: [set], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null });
+    const registry = new Registry();
+    const engine = createAlertEngine({ ruleSets: [set], registry, clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null });
     engine.onEvent(toProcessedEvent(rl('setel', T0 + 10_000)));
     engine.onEvent(toProcessedEvent(rl('setel', T0 + 70_000))); // watermark T0+40s
-    engine.onEvent(toProcessedEvent(rl('setel', T0 + 20_000))); // 50 s late but before the watermark passed 1m: counted
+    engine.onEvent(toProcessedEvent(rl('setel', T0 + 45_000))); // 25 s behind the newest: within the lateness, counted
+    engine.onEvent(toProcessedEvent(rl('setel', T0 + 20_000))); // 50 s behind: late
     engine.onEvent(toProcessedEvent(rl('setel', T0 + 95_000))); // watermark T0+65s: step 1m evaluated with 2 events in [−1m, 1m)
     expect(engine.alerts()).toEqual([]);
-    engine.advanceWatermark(T0 + 2 * MIN); // [0, 2m) holds 4 events
+    engine.advanceWatermark(T0 + 2 * MIN); // [0, 2m) holds the 4 counted events
     expect(engine.alerts().map((a) => a.value)).toEqual([4]);
-    // An event far older than any window: counted as late, not in any window.
-    engine.onEvent(toProcessedEvent(rl('setel', T0 - 50 * MIN)));
     expect(engine.stats().lateEvents).toBe(1);
+    expect(await registry.metrics()).toContain('paysignal_alert_partition_late_events_total{topic="",partition="0"} 1');
   });
 
   it('max_alert_age: a backlog replay evaluates history but does not send it; current alerts are sent', async () => {
@@ -136,7 +137,7 @@ rules:
   });
 
   it('bounds the groups per rule', () => {
-    const engine = createAlertEngine({ ruleSets: [BURST], clock: createFakeClock(T0), allowedLatenessMs: 0, idleTimeoutMs: null, maxGroupsPerRule: 2 });
+    const engine = createAlertEngine({ ruleSets: [BURST], clock: createFakeClock(T0), allowedLatenessMs: 1000, idleTimeoutMs: null, maxGroupsPerRule: 2 });
     for (const p of ['a', 'b', 'c', 'd']) for (let i = 0; i < 5; i++) engine.onEvent(toProcessedEvent(rl(p, T0 + i)));
     expect(engine.stats().groups).toBe(2);
     expect(engine.stats().droppedEvents).toBe(10);

@@ -3,6 +3,7 @@
 // set's grid of evaluation times once the watermark has passed them, and keeps Prometheus's alert
 // state machine. This module composes the parts, each of which has one job:
 //   signal.ts         the engine's input (EngineSignal) and its adapter from ProcessedEvent
+//   partitions.ts     event time per source partition: watermarks, lateness, idleness
 //   windows.ts        the window store of one rule and group
 //   rule-runtime.ts   one rule compiled for the engine, with its groups and alerts
 //   state-machine.ts  pending → firing → inactive, `for`, `keep_firing_for`
@@ -20,6 +21,7 @@ import type { RuleSet } from '../types.ts';
 import { createAlertPublisher, type AlertUpdate } from './notifier.ts';
 import { RuleRuntime } from './rule-runtime.ts';
 import { Scheduler } from './scheduler.ts';
+import { PartitionClocks, type PartitionRef } from './partitions.ts';
 import { emptySignal, signalOf, type EngineSignal } from './signal.ts';
 import type { AlertEngine, AlertEngineOptions, AlertSnapshot } from './types.ts';
 import { NONE } from './windows.ts';
@@ -43,11 +45,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   let runtimes: RuleRuntime[] = [];
   /** Resolved updates of alerts whose rule was removed by a reload; sent on the next tick. */
   let retired: AlertUpdate[] = [];
-  let maxEventTs = NONE;
+  const partitions = new PartitionClocks(lateness, idleTimeout);
   let watermarkMs = NONE;
-  let lastArrivalWall = clock.now();
   let timer: TimerHandle | null = null;
   let lateEvents = 0;
+  let alreadyInState = 0;
   let droppedEvents = 0;
   let futureEvents = 0;
 
@@ -86,9 +88,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   };
 
   const idleAdvance = (): void => {
-    if (idleTimeout === null || maxEventTs === NONE) return;
-    const idle = clock.now() - lastArrivalWall - idleTimeout;
-    if (idle > 0) moveWatermark(maxEventTs - lateness + idle);
+    moveWatermark(partitions.refreshIdle(clock.now()));
   };
 
   const publish = (): void => {
@@ -113,11 +113,20 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         futureEvents++;
         return;
       }
-      lastArrivalWall = wallNow;
-      if (ts > maxEventTs) {
-        maxEventTs = ts;
-        if (ts - lateness > watermarkMs) moveWatermark(ts - lateness);
+      const p = partitions.get(s.topic, s.partition) ?? partitions.ensure(s.topic, s.partition, wallNow);
+      const arrival = partitions.arrive(p, ts, s.offset, wallNow);
+      if (arrival !== 'counted') {
+        if (arrival === 'late') {
+          lateEvents++;
+          metrics?.partitionLateEvents.inc({ topic: s.topic, partition: String(s.partition) });
+        } else {
+          alreadyInState++;
+          metrics?.eventsAlreadyInState.inc();
+        }
+        return;
       }
+      const wm = partitions.watermark();
+      if (wm > watermarkMs) moveWatermark(wm);
       const isError = s.isError;
       const violation = s.violationRetry !== null;
       for (let r = 0; r < runtimes.length; r++) {
@@ -153,9 +162,10 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
           g = rt.newGroup(key, s);
           rt.groups.set(key, g);
         }
-        if (!g.add(Math.floor(ts / rt.step), selected, call)) {
-          lateEvents++;
-          metrics?.lateEvents.inc({ rule: rule.name });
+        const lost = g.add(Math.floor(ts / rt.step), selected, call, rt.keepFrom(), rt.ringLength);
+        if (lost > 0) {
+          lateEvents += lost;
+          metrics?.lateEvents.inc({ rule: rule.name }, lost);
         }
       }
     },
@@ -176,6 +186,21 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       } catch (error) {
         logger?.warn({ err: error }, 'alert engine tick failed');
       }
+    },
+
+    assignPartitions(assigned: readonly PartitionRef[]): void {
+      partitions.assign(assigned, clock.now());
+      moveWatermark(partitions.watermark());
+    },
+
+    partitions() {
+      return partitions.all().map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        watermark: p.maxEventTs === NONE ? null : p.maxEventTs - lateness,
+        idle: p.idle,
+        nextOffset: p.nextOffset < 0 ? null : p.nextOffset,
+      }));
     },
 
     advanceWatermark(eventTimeMs: number): void {
@@ -204,7 +229,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     stats() {
       let groups = 0;
       for (const rt of runtimes) groups += rt.groups.size;
-      return { lateEvents, droppedEvents, futureEvents, groups };
+      return { lateEvents, droppedEvents, futureEvents, alreadyInState, groups };
     },
 
     async close(): Promise<void> {
@@ -224,6 +249,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
 }
 
 export type { AlertNotifier, AlertUpdate } from './notifier.ts';
+export type { PartitionRef } from './partitions.ts';
 export { emptySignal, signalOf, type EngineSignal } from './signal.ts';
 export { RESOLVED_RETENTION_MS, type AlertState } from './state-machine.ts';
 export type { AlertEngine, AlertEngineOptions, AlertSnapshot, EngineLogger, EngineStats, StepListener } from './types.ts';

@@ -13,9 +13,12 @@ export class RuleRuntime {
   readonly rule: Rule;
   /** Evaluation step and bucket width, ms. */
   readonly step: number;
+  /** Base ring length of a group: the buckets held one by one plus the allowed lateness. */
   readonly ringLength: number;
   /** Buckets the rule reads back from an evaluation time. */
   readonly spanBuckets: number;
+  /** Buckets it reads back one by one (older ones only as `olderMax`). */
+  readonly heldBuckets: number;
   readonly matchers: CompiledMatcher[];
   /** Denominator (calls) matchers: the selector's provider/operation matchers only. */
   readonly callMatchers: CompiledMatcher[];
@@ -44,7 +47,8 @@ export class RuleRuntime {
     this.rule = rule;
     this.step = rule.intervalMs;
     this.spanBuckets = Math.ceil(kind.spanMs(rule) / this.step);
-    this.ringLength = Math.ceil(kind.bucketSpanMs(rule) / this.step) + Math.ceil(allowedLatenessMs / this.step) + 2;
+    this.heldBuckets = Math.ceil(kind.bucketSpanMs(rule) / this.step);
+    this.ringLength = this.heldBuckets + Math.ceil(allowedLatenessMs / this.step) + 2;
     this.matchers = compileMatchers(rule.selector);
     this.callMatchers = compileMatchers(rule.selector.filter((m) => m.label === 'provider' || m.label === 'operation'));
     this.countsCalls = kind.countsCalls;
@@ -76,6 +80,11 @@ export class RuleRuntime {
       if (v !== '') labels[this.groupNames[i] as string] = v;
     }
     return new GroupWindow(key, labels, this.ringLength, this.countsCalls);
+  }
+
+  /** The oldest bucket the rule's next evaluations read one by one; NONE before its first evaluation. */
+  keepFrom(): number {
+    return this.nextK === NONE ? NONE : this.nextK - this.heldBuckets;
   }
 
   /** True once the rule may fire at grid index k (always for kinds without warm-up). */

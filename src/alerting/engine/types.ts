@@ -4,6 +4,7 @@ import type { EventSink } from '../../pipeline/types.ts';
 import type { Clock } from '../clock.ts';
 import type { RuleSet } from '../types.ts';
 import type { AlertNotifier } from './notifier.ts';
+import type { PartitionRef } from './partitions.ts';
 import type { EngineSignal } from './signal.ts';
 import type { AlertState } from './state-machine.ts';
 
@@ -34,13 +35,16 @@ export interface AlertEngineOptions {
   readonly ruleSets: readonly RuleSet[];
   /** Wall clock for ticks and max_alert_age; default the system clock. */
   readonly clock?: Clock;
-  /** Watermark = newest event time − this. Default 30 s. */
+  /** A partition's watermark = its newest event time − this; older events of it are late. Default 30 s. */
   readonly allowedLatenessMs?: number;
   /** Wall-clock period of ticks (send alerts). Default 5 s. */
   readonly tickIntervalMs?: number;
   /** Alerts whose evaluation time is older than this (wall time) are not sent. Default 15 min. */
   readonly maxAlertAgeMs?: number;
-  /** After this much wall time without events the watermark follows the wall clock. Default 60 s; null disables. */
+  /**
+   * A partition without events for this much wall time stops holding the watermark back; when all are
+   * idle the watermark follows the wall clock. Default 60 s; null: partitions never go idle.
+   */
   readonly idleTimeoutMs?: number | null;
   /** Groups tracked per rule; events of further groups are dropped (counted). Default 1000. */
   readonly maxGroupsPerRule?: number;
@@ -52,7 +56,10 @@ export interface AlertEngineOptions {
 }
 
 export interface EngineStats {
+  /** Events older than their partition's watermark, or than the buckets a rule could hold. */
   readonly lateEvents: number;
+  /** Events below a restored checkpoint's offsets (already in the state), ignored. */
+  readonly alreadyInState: number;
   readonly droppedEvents: number;
   readonly futureEvents: number;
   readonly groups: number;
@@ -65,6 +72,14 @@ export interface AlertEngine extends EventSink {
   start(): void;
   /** One tick: idle watermark advance, evaluation of due steps, notification. */
   tick(): void;
+  /**
+   * The source's partitions after an assignment change (rebalance): new ones hold the watermark back
+   * until they deliver or go idle, revoked ones no longer do. Without it, partitions are known from
+   * their first event (the file/stdin path is one pseudo-partition).
+   */
+  assignPartitions(partitions: readonly PartitionRef[]): void;
+  /** Each known partition's watermark (null before its first event), idleness and next offset. */
+  partitions(): PartitionStatus[];
   /** Moves the watermark to at least `eventTimeMs` and evaluates every due step (tests, idle sources). */
   advanceWatermark(eventTimeMs: number): void;
   /** Current watermark (event-time ms), null before the first event. */
@@ -78,4 +93,11 @@ export interface AlertEngine extends EventSink {
   onStep(listener: StepListener): void;
   stats(): EngineStats;
   close(): Promise<void>;
+}
+
+export interface PartitionStatus extends PartitionRef {
+  readonly watermark: number | null;
+  readonly idle: boolean;
+  /** Offset after the last event the state holds; null when the source has no offsets. */
+  readonly nextOffset: number | null;
 }

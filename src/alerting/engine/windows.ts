@@ -2,9 +2,17 @@
 // step, in a ring. Bucket k holds [k·step, (k+1)·step); a window [T − w, T) is the sum of its buckets.
 // Buckets older than the ring are forgotten except the newest non-empty one (`olderMax`), which is
 // all new_error_code asks of its lookback.
+//
+// The ring's base length covers what evaluations at the watermark read plus the allowed lateness. When
+// partitions are consumed unevenly, events arrive far ahead of (or behind) the buckets the next
+// evaluations still need (from `keepFrom`); the ring then grows instead of dropping them, by at most
+// MAX_EXTRA_BUCKETS. Past that, the oldest needed buckets are dropped and their events counted as lost.
 import type { GroupCounts } from '../kinds/index.ts';
 
 export const NONE = -Infinity;
+
+/** How far a ring may grow beyond its base length for unevenly consumed partitions (a day at 1m). */
+export const MAX_EXTRA_BUCKETS = 1440;
 
 function mod(i: number, n: number): number {
   const r = i % n;
@@ -50,45 +58,70 @@ export class GroupWindow implements GroupCounts {
 
   /**
    * Adds one event to bucket `idx`: to the selected count when `selected`, to the calls when `call`.
-   * Returns false when the bucket is older than the ring holds (the event is not counted).
+   * `keepFrom` is the oldest bucket evaluations still need. Returns how many events this cost: 0, 1
+   * when the event's bucket is older than the ring can hold, or the events of needed buckets that had
+   * to be dropped to make room.
    */
-  add(idx: number, selected: boolean, call: boolean): boolean {
-    const n = this.counts.length;
+  add(idx: number, selected: boolean, call: boolean, keepFrom: number, baseLength: number): number {
+    let lost = 0;
     if (this.head === NONE) this.head = idx;
-    else if (idx > this.head) this.advance(idx);
-    else if (idx <= this.head - n) {
-      if (selected) this.olderMax = Math.max(this.olderMax, idx);
-      return false;
+    else if (idx > this.head) {
+      const oldest = idx - this.counts.length + 1;
+      if (oldest > keepFrom) this.grow(idx - Math.max(keepFrom, this.head - this.counts.length + 1) + 1, baseLength);
+      lost = this.advance(idx, keepFrom);
+    } else if (idx <= this.head - this.counts.length) {
+      if (idx >= keepFrom) this.grow(this.head - idx + 1, baseLength);
+      if (idx <= this.head - this.counts.length) {
+        if (selected) this.olderMax = Math.max(this.olderMax, idx);
+        return 1;
+      }
     }
+    const n = this.counts.length;
     const slot = mod(idx, n);
     if (selected) this.counts[slot] = (this.counts[slot] as number) + 1;
     if (call && this.totals !== null) this.totals[slot] = (this.totals[slot] as number) + 1;
-    return true;
+    return lost;
   }
 
-  /** Moves the newest bucket to `idx`, clearing the buckets that leave the ring. */
-  private advance(idx: number): void {
+  /** Widens the ring to hold `wanted` buckets (at most MAX_EXTRA_BUCKETS beyond the base length). */
+  private grow(wanted: number, baseLength: number): void {
     const n = this.counts.length;
-    if (idx - this.head >= n) {
-      // The whole ring is overwritten: remember its newest non-empty bucket, then clear it.
-      for (let j = this.head; j > this.head - n; j--) {
-        if (this.counts[mod(j, n)] !== 0) {
-          this.olderMax = Math.max(this.olderMax, j);
-          break;
-        }
+    const target = Math.min(Math.max(wanted, n * 2), baseLength + MAX_EXTRA_BUCKETS);
+    if (target <= n) return;
+    const counts = new Uint32Array(target);
+    const totals = this.totals === null ? null : new Uint32Array(target);
+    for (let j = this.head - n + 1; j <= this.head; j++) {
+      counts[mod(j, target)] = this.counts[mod(j, n)] as number;
+      if (totals !== null) totals[mod(j, target)] = (this.totals as Uint32Array)[mod(j, n)] as number;
+    }
+    this.counts = counts;
+    this.totals = totals;
+  }
+
+  /** Moves the newest bucket to `idx`, clearing the buckets that leave the ring; returns the needed events lost. */
+  private advance(idx: number, keepFrom: number): number {
+    const n = this.counts.length;
+    let lost = 0;
+    const from = this.head - n + 1;
+    const to = Math.min(idx - n, this.head);
+    for (let j = from; j <= to; j++) {
+      const c = this.counts[mod(j, n)] as number;
+      if (c !== 0) {
+        if (j > this.olderMax) this.olderMax = j;
+        if (j >= keepFrom) lost += c;
       }
+    }
+    if (idx - this.head >= n) {
       this.counts.fill(0);
       this.totals?.fill(0);
     } else {
       for (let j = this.head + 1; j <= idx; j++) {
         const slot = mod(j, n);
-        if (this.counts[slot] !== 0) {
-          this.olderMax = Math.max(this.olderMax, j - n);
-          this.counts[slot] = 0;
-        }
+        this.counts[slot] = 0;
         if (this.totals !== null) this.totals[slot] = 0;
       }
     }
     this.head = idx;
+    return lost;
   }
 }
