@@ -6,7 +6,7 @@
 // is computed in JavaScript once and printed with full precision, so the engine and Prometheus
 // compare the same doubles.
 import { stringify } from 'yaml';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../kernel/duration.ts';
 import { kindOf } from './kinds/index.ts';
 import { Counts, type PromQueryBuilder } from './kinds/promql.ts';
 import { ruleId } from './loader.ts';

@@ -3,11 +3,13 @@
 // portable regexes, templates). Every problem names the file, line, column and path of the value
 // and carries a stable code, so scripts and people can act on it.
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
-import { formatDuration, parseDuration } from './duration.ts';
+import type { ErrorObject } from 'ajv/dist/2020.js';
+import type { RuleProblemCode } from '../error-codes.ts';
+import { formatDiagnostic, pathText, type PathSegment } from '../kernel/diagnostic.ts';
+import { durationProblem, formatDuration, parseDuration } from '../kernel/duration.ts';
+import { compileSchema, pointerSegments } from '../kernel/schema.ts';
+import { parseYamlSource, type YamlSource } from '../kernel/yaml.ts';
 import { regexProblem } from './selector.ts';
 import { parseTemplate } from './template.ts';
 import {
@@ -22,33 +24,10 @@ import {
   type RuleSet,
   type Signal,
 } from './types.ts';
+import SCHEMA from './ruleset.schema.json' with { type: 'json' };
 
-const require = createRequire(import.meta.url);
-const SCHEMA = require('./ruleset.schema.json') as object;
-
-/** Stable problem codes (documented in rules/README.md). */
-export const RULE_ERROR_CODES = [
-  'E_IO',
-  'E_YAML_SYNTAX',
-  'E_API_VERSION',
-  'E_SCHEMA',
-  'E_UNKNOWN_KIND',
-  'E_MISSING_FIELD',
-  'E_UNKNOWN_FIELD',
-  'E_DURATION',
-  'E_NOT_MULTIPLE_OF_INTERVAL',
-  'E_WINDOW_EXCEEDS_LOOKBACK',
-  'E_WINDOW_ORDER',
-  'E_ZSCORE_WINDOWS',
-  'E_MISSING_SELECTOR',
-  'E_SELECTOR',
-  'E_LABEL',
-  'E_REGEX',
-  'E_TEMPLATE',
-  'E_DUPLICATE_RULE',
-  'E_NO_RULE_FILES',
-] as const;
-export type RuleErrorCode = (typeof RULE_ERROR_CODES)[number];
+/** Stable problem codes, documented with every other code in docs/errors.md (src/error-codes.ts). */
+export type RuleErrorCode = RuleProblemCode;
 
 export interface RuleProblem {
   readonly code: RuleErrorCode;
@@ -63,8 +42,7 @@ export interface RuleProblem {
 
 /** `file:line:col: CODE path: message` — one line per problem, like compilers print. */
 export function formatProblem(p: RuleProblem): string {
-  const where = p.line === undefined ? p.file : `${p.file}:${p.line}${p.column === undefined ? '' : `:${p.column}`}`;
-  return `${where}: ${p.code} ${p.path === '' ? '' : `${p.path}: `}${p.message}`;
+  return formatDiagnostic(p);
 }
 
 export class RuleLoadError extends Error {
@@ -76,48 +54,19 @@ export class RuleLoadError extends Error {
   }
 }
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, discriminator: true, allowUnionTypes: true });
-const validateSchema = ajv.compile(SCHEMA);
+const validateSchema = compileSchema(SCHEMA).raw;
 
-type Segment = string | number;
-
-function pathText(segments: readonly Segment[]): string {
-  let out = '';
-  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
-  return out;
-}
-
-function pointerSegments(pointer: string): Segment[] {
-  if (pointer === '') return [];
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
+type Segment = PathSegment;
 
 class Locator {
   readonly file: string;
-  private readonly doc: Document;
-  private readonly lines: LineCounter;
-  constructor(file: string, doc: Document, lines: LineCounter) {
-    this.file = file;
-    this.doc = doc;
-    this.lines = lines;
-  }
-  /** Line and column of the value at `segments`, or of its closest existing parent. */
-  at(segments: readonly Segment[]): { line?: number; column?: number } {
-    for (let n = segments.length; n >= 0; n--) {
-      const node = this.doc.getIn(segments.slice(0, n), true);
-      if (isNode(node) && node.range) {
-        const pos = this.lines.linePos(node.range[0]);
-        return { line: pos.line, column: pos.col };
-      }
-    }
-    return {};
+  private readonly source: YamlSource;
+  constructor(source: YamlSource) {
+    this.file = source.file;
+    this.source = source;
   }
   problem(code: RuleErrorCode, segments: readonly Segment[], message: string): RuleProblem {
-    return { code, file: this.file, path: pathText(segments), message, ...this.at(segments) };
+    return { code, file: this.file, path: pathText(segments), message, ...this.source.positionOf(segments) };
   }
 }
 
@@ -202,7 +151,7 @@ function schemaProblems(errors: readonly ErrorObject[], loc: Locator, data: unkn
       continue;
     }
     if (e.schemaPath.includes('/$defs/duration/')) {
-      push(loc.problem('E_DURATION', segs, `${JSON.stringify(valueAt(data, segs))} is not a duration; use e.g. 30s, 5m, 1h30m, 7d`));
+      push(loc.problem('E_DURATION', segs, durationProblem(valueAt(data, segs)) ?? 'is not a duration'));
       continue;
     }
     if (e.keyword === 'const' && (e.instancePath === '/apiVersion' || e.instancePath === '/kind')) {
@@ -296,7 +245,7 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
     if (text === undefined) return fallback;
     const ms = parseDuration(text);
     if (ms === null) {
-      problems.push(loc.problem('E_DURATION', segs, `${JSON.stringify(text)} is not a duration; units go from large to small without repeats (e.g. 1h30m), one of ms, s, m, h, d, w, y`));
+      problems.push(loc.problem('E_DURATION', segs, durationProblem(text) ?? 'is not a duration'));
       return null;
     }
     return ms;
@@ -490,24 +439,12 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
 
 /** Parses and checks one rule file's text. */
 export function parseRuleSet(text: string, file: string): { ruleSet: RuleSet | null; problems: RuleProblem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const loc = new Locator(file, doc, lines);
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e): RuleProblem => {
-      const pos = lines.linePos(e.pos[0]);
-      return {
-        code: 'E_YAML_SYNTAX',
-        file,
-        path: '',
-        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
-        line: pos.line,
-        column: pos.col,
-      };
-    });
-    return { ruleSet: null, problems };
+  const source = parseYamlSource(text, file);
+  if (source.syntaxErrors.length > 0) {
+    return { ruleSet: null, problems: source.syntaxErrors.map((e): RuleProblem => ({ code: 'E_YAML_SYNTAX', file, path: '', ...e })) };
   }
-  const data: unknown = doc.toJS();
+  const loc = new Locator(source);
+  const data: unknown = source.data;
   if (!validateSchema(data)) {
     return { ruleSet: null, problems: schemaProblems(validateSchema.errors ?? [], loc, data) };
   }

@@ -38,7 +38,7 @@ import { eventOf } from '../events/event.ts';
 import type { ProcessedEvent } from '../pipeline/types.ts';
 import { createFakeClock } from './clock.ts';
 import { toPrometheusRuleFile } from './compiler.ts';
-import { formatDuration, parseDuration } from './duration.ts';
+import { formatDuration, parseDuration } from '../kernel/duration.ts';
 import { createAlertEngine, signalOf, type AlertSnapshot, type EngineSignal } from './engine/index.ts';
 import { formatProblem, loadRules } from './loader.ts';
 import { labelId, labelValue } from './selector.ts';

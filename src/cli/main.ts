@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof PaysignalError) {
       process.stderr.write(`paysignal ${name}: ${error.describe()}\n`);
-      return error.code === 'USAGE' ? 2 : 1;
+      return error.exitCode;
     }
     if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`paysignal ${name}: ${error.message}\n`);

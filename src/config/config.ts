@@ -7,26 +7,13 @@
 // the environment against the working directory.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { PaysignalError } from '../errors.ts';
-import { compileSchema } from '../schema.ts';
-import type { SchemaProblem } from '../schema.ts';
-import { parseYamlSource, schemaError, type YamlSource } from '../yaml-source.ts';
+import { PaysignalError, schemaError, yamlSyntaxError } from '../errors.ts';
+import { durationProblem, parseDuration } from '../kernel/duration.ts';
+import { compileSchema, type SchemaProblem } from '../kernel/schema.ts';
+import { parseYamlSource, type YamlSource } from '../kernel/yaml.ts';
 import configSchema from './config.schema.json' with { type: 'json' };
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
-
-export const CONFIG_ERROR_CODES = {
-  /** The config file cannot be read. */
-  notFound: 'CONFIG_NOT_FOUND',
-  /** The config file is not valid YAML. */
-  syntax: 'CONFIG_SYNTAX',
-  /** A value in the file breaks the schema. */
-  invalid: 'CONFIG_INVALID',
-  /** An environment variable has a value that cannot be used. */
-  env: 'CONFIG_ENV_INVALID',
-  /** Something `paysignal run` needs is not configured at all. */
-  missing: 'CONFIG_MISSING',
-} as const;
 
 export interface KafkaSection {
   readonly brokers: readonly string[];
@@ -88,21 +75,6 @@ export interface PaysignalConfig {
 export const DEFAULT_HTTP_PORT = 9464;
 /** A scrape target must be reachable from Prometheus, so all interfaces by default. */
 export const DEFAULT_HTTP_HOST = '0.0.0.0';
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `1m30s` -> 90000. Throws RangeError for anything else. */
-export function parseDuration(text: string): number {
-  const re = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    consumed = re.lastIndex;
-  }
-  if (text.length === 0 || consumed !== text.length) throw new RangeError(`not a duration: ${JSON.stringify(text)} (expected e.g. 500ms, 10s, 5m, 1h)`);
-  return Math.round(total);
-}
 
 type Json = Record<string, unknown>;
 
@@ -169,13 +141,13 @@ function envValue(binding: EnvBinding, raw: string, cwd: string): unknown {
       return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     case 'integer':
       if (!/^[0-9]+$/.test(text)) {
-        throw new PaysignalError(CONFIG_ERROR_CODES.env, `${binding.name} must be a whole number, got ${JSON.stringify(raw)}`, { field: binding.name });
+        throw new PaysignalError('CONFIG_ENV_INVALID', `${binding.name} must be a whole number, got ${JSON.stringify(raw)}`, { field: binding.name });
       }
       return Number(text);
     case 'boolean':
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
-      throw new PaysignalError(CONFIG_ERROR_CODES.env, `${binding.name} must be true or false, got ${JSON.stringify(raw)}`, { field: binding.name });
+      throw new PaysignalError('CONFIG_ENV_INVALID', `${binding.name} must be true or false, got ${JSON.stringify(raw)}`, { field: binding.name });
     case 'path':
       return text === '-' || isAbsolute(text) ? text : resolve(cwd, text);
     case 'string':
@@ -209,7 +181,7 @@ export function loadConfig(options: LoadConfigOptions): PaysignalConfig {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new PaysignalError(CONFIG_ERROR_CODES.notFound, `cannot read the configuration file: ${why}`, { file, cause: error });
+    throw new PaysignalError('CONFIG_NOT_FOUND', `cannot read the configuration file: ${why}`, { file, cause: error });
   }
   return parseConfig(text, file, options.env, cwd);
 }
@@ -219,16 +191,18 @@ export function parseConfig(text: string | null, file: string | null, env: Reado
   let source: YamlSource | null = null;
   let data: Json = {};
   if (text !== null) {
-    source = parseYamlSource(text, file ?? '<config>', CONFIG_ERROR_CODES.syntax);
+    source = parseYamlSource(text, file ?? '<config>');
+    const syntax = yamlSyntaxError('CONFIG_SYNTAX', source);
+    if (syntax) throw syntax;
     if (source.data === null || source.data === undefined) data = {};
     else if (isObject(source.data)) data = structuredClone(source.data);
-    else throw new PaysignalError(CONFIG_ERROR_CODES.invalid, 'the configuration must be a YAML mapping (key: value)', { file: source.file, line: 1 });
+    else throw new PaysignalError('CONFIG_INVALID', 'the configuration must be a YAML mapping (key: value)', { file: source.file, line: 1 });
   }
 
   // Validate the file alone first, so its problems point at its lines.
   if (source !== null) {
-    const problem = validate(data);
-    if (problem) throw schemaError(source, friendly(problem), CONFIG_ERROR_CODES.invalid);
+    const problem = validate(data) ?? durationOrderProblem(data);
+    if (problem) throw schemaError('CONFIG_INVALID', source, friendly(problem, data));
   }
 
   const base = file === null ? cwd : dirname(file);
@@ -250,7 +224,7 @@ export function parseConfig(text: string | null, file: string | null, env: Reado
   if (fromEnv.size > 0) {
     const found = validate(data);
     if (found) {
-      const problem = friendly(found);
+      const problem = friendly(found, data);
       const parent = (path: string): string => path.split('.').slice(0, -1).join('.');
       const variable =
         [...fromEnv].find(([path]) => problem.path === path || problem.path.startsWith(`${path}.`) || path.startsWith(`${problem.path}.`)) ??
@@ -258,18 +232,16 @@ export function parseConfig(text: string | null, file: string | null, env: Reado
       if (variable !== undefined) {
         const missingVar = problem.keyword === 'required' ? ENV_BINDINGS.find((b) => b.path === problem.path)?.name : undefined;
         const hint = missingVar === undefined ? '' : `; set ${missingVar} too`;
-        throw new PaysignalError(CONFIG_ERROR_CODES.env, `${problem.message} (from the environment variable ${variable[1]}${hint})`, { field: variable[1] });
+        throw new PaysignalError('CONFIG_ENV_INVALID', `${problem.message} (from the environment variable ${variable[1]}${hint})`, { field: variable[1] });
       }
-      if (source !== null) throw schemaError(source, problem, CONFIG_ERROR_CODES.invalid);
-      throw new PaysignalError(CONFIG_ERROR_CODES.invalid, problem.message, problem.path === '' ? {} : { field: problem.path });
+      if (source !== null) throw schemaError('CONFIG_INVALID', source, problem);
+      throw new PaysignalError('CONFIG_INVALID', problem.message, problem.path === '' ? {} : { field: problem.path });
     }
   }
   const config = withDefaults(data, file);
   if (config.kafka.heartbeat_interval >= config.kafka.session_timeout) {
-    const line = source?.lineOf('kafka.heartbeat_interval');
-    throw new PaysignalError(CONFIG_ERROR_CODES.invalid, 'kafka.heartbeat_interval must be shorter than kafka.session_timeout (a third of it is usual)', {
-      ...(file === null ? {} : { file }),
-      ...(line === undefined ? {} : { line }),
+    throw new PaysignalError('CONFIG_INVALID', 'kafka.heartbeat_interval must be shorter than kafka.session_timeout (a third of it is usual)', {
+      ...(file === null ? {} : { file, ...source?.positionOf('kafka.heartbeat_interval') }),
       field: 'kafka.heartbeat_interval',
     });
   }
@@ -281,14 +253,34 @@ const DURATION_FIELDS = new Set(
     'shutdown_timeout', 'timeout', 'ttl', 'evaluation_interval', 'allowed_lateness', 'max_alert_age', 'partition_idle_timeout', 'resend_interval'],
 );
 
-/** Schema problems in words a person configuring paysignal uses. */
-function friendly(problem: SchemaProblem): SchemaProblem {
-  const parts = problem.path.split('.');
+/** The schema's pattern lets `30m1h` through; the parser does not. */
+function durationOrderProblem(data: Json): SchemaProblem | null {
+  const walk = (node: unknown, segments: string[]): SchemaProblem | null => {
+    if (isObject(node)) {
+      for (const [key, value] of Object.entries(node)) {
+        const found = walk(value, [...segments, key]);
+        if (found) return found;
+      }
+      return null;
+    }
+    if (typeof node !== 'string' || !isDurationPath(segments) || parseDuration(node) !== null) return null;
+    return { segments, path: segments.join('.'), keyword: 'pattern', message: 'is not a duration' };
+  };
+  return walk(data, []);
+}
+
+function isDurationPath(parts: readonly string[]): boolean {
   const last = parts[parts.length - 1] ?? '';
   const parent = parts[parts.length - 2] ?? '';
-  const isDuration = DURATION_FIELDS.has(last) || ((parent === 'retry' || parent === 'backoff') && (last === 'initial' || last === 'max'));
-  if (isDuration && (problem.keyword === 'type' || problem.keyword === 'pattern')) {
-    return { ...problem, message: `${problem.path} must be a duration such as 500ms, 10s, 5m or 1h` };
+  return DURATION_FIELDS.has(last) || ((parent === 'retry' || parent === 'backoff') && (last === 'initial' || last === 'max'));
+}
+
+/** Schema problems in words a person configuring paysignal uses. */
+function friendly(problem: SchemaProblem, data: Json): SchemaProblem {
+  const parts = problem.segments.map(String);
+  const last = parts[parts.length - 1] ?? '';
+  if (isDurationPath(parts) && (problem.keyword === 'type' || problem.keyword === 'pattern')) {
+    return { ...problem, message: durationProblem(getIn(data, problem.path)) ?? problem.message };
   }
   if (parts[0] === 'kafka' && parts[1] === 'brokers' && problem.keyword === 'pattern') {
     return { ...problem, message: `${problem.path} must be host:port` };
@@ -303,7 +295,9 @@ function friendly(problem: SchemaProblem): SchemaProblem {
 }
 
 function duration(value: unknown, fallback: string): number {
-  return parseDuration(typeof value === 'string' ? value : fallback);
+  const ms = parseDuration(typeof value === 'string' ? value : fallback);
+  if (ms === null) throw new RangeError(`not a duration: ${String(value)}`);
+  return ms;
 }
 
 function str(value: unknown, fallback: string): string;
@@ -411,13 +405,13 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
 export function assertKafkaConfigured(config: PaysignalConfig): void {
   const where = config.file === null ? 'in a configuration file (--config or PAYSIGNAL_CONFIG)' : `in ${config.file}`;
   if (config.kafka.brokers.length === 0) {
-    throw new PaysignalError(CONFIG_ERROR_CODES.missing, `no Kafka brokers configured: set kafka.brokers ${where} or KAFKA_BROKERS`, {
+    throw new PaysignalError('CONFIG_MISSING', `no Kafka brokers configured: set kafka.brokers ${where} or KAFKA_BROKERS`, {
       ...(config.file === null ? {} : { file: config.file }),
       field: 'kafka.brokers',
     });
   }
   if (config.kafka.topics.length === 0) {
-    throw new PaysignalError(CONFIG_ERROR_CODES.missing, `no Kafka topics configured: set kafka.topics ${where} or KAFKA_TOPIC`, {
+    throw new PaysignalError('CONFIG_MISSING', `no Kafka topics configured: set kafka.topics ${where} or KAFKA_TOPIC`, {
       ...(config.file === null ? {} : { file: config.file }),
       field: 'kafka.topics',
     });

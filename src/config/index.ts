@@ -1,9 +1,7 @@
 export {
   loadConfig,
   parseConfig,
-  parseDuration,
   assertKafkaConfigured,
-  CONFIG_ERROR_CODES,
   DEFAULT_HTTP_PORT,
   ENV_BINDINGS,
   type PaysignalConfig,

@@ -11,14 +11,9 @@ import { createInterface } from 'node:readline';
 
 const execFileAsync = promisify(execFile);
 
-export type EmbeddedBrokerErrorCode =
-  | 'EMBEDDED_BROKER_NO_CC'
-  | 'EMBEDDED_BROKER_NO_PKG_CONFIG'
-  | 'EMBEDDED_BROKER_NO_LIBRDKAFKA'
-  | 'EMBEDDED_BROKER_COMPILE_FAILED'
-  | 'EMBEDDED_BROKER_START_FAILED'
-  | 'EMBEDDED_BROKER_COMMAND_FAILED'
-  | 'EMBEDDED_BROKER_STOPPED';
+import type { EmbeddedBrokerErrorCode } from '../error-codes.ts';
+
+export type { EmbeddedBrokerErrorCode };
 
 export class EmbeddedBrokerError extends Error {
   readonly code: EmbeddedBrokerErrorCode;

@@ -1,7 +1,7 @@
 // bytes -> validated, redacted PaymentCallEvent, or a reasoned rejection (docs/architecture.md#input-the-payment-call-event).
 // The decoder never throws for bad input: every way an event can be wrong has a reason code.
 import { isUtf8 } from 'node:buffer';
-import { compileSchema, type SchemaProblem } from '../schema.ts';
+import { compileSchema, type SchemaProblem } from '../kernel/schema.ts';
 import type { Rejection, RejectionReason } from '../pipeline/types.ts';
 import type { Environment, Headers, PaymentCallEvent } from './event.ts';
 import type { FieldMapping } from './mapping.ts';

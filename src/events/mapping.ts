@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileSchema } from '../schema.ts';
-import { PaysignalError } from '../errors.ts';
-import { parseYamlSource, schemaError } from '../yaml-source.ts';
+import { compileSchema } from '../kernel/schema.ts';
+import { PaysignalError, schemaError, yamlSyntaxError } from '../errors.ts';
+import { parseYamlSource } from '../kernel/yaml.ts';
 import { compilePointer, readPointer, writePointer, type CompiledPointer } from './json-pointer.ts';
 import mappingSchema from './mappings/mapping.schema.json' with { type: 'json' };
 
@@ -50,9 +50,11 @@ export async function loadMapping(nameOrFile: string): Promise<FieldMapping | nu
 }
 
 function parseMappingText(text: string, file: string): MappingFile {
-  const source = parseYamlSource(text, file, 'MAPPING_INVALID');
+  const source = parseYamlSource(text, file);
+  const syntax = yamlSyntaxError('MAPPING_INVALID', source);
+  if (syntax) throw syntax;
   const problem = validateMappingFile(source.data);
-  if (problem) throw schemaError(source, problem, 'MAPPING_INVALID');
+  if (problem) throw schemaError('MAPPING_INVALID', source, problem);
   return source.data as MappingFile;
 }
 

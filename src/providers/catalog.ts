@@ -4,7 +4,8 @@ import type { CatalogEntry } from '../classify/classification.ts';
 import type { Category, Owner, RetryDecision } from '../classify/taxonomy.ts';
 import { compilePointer, type CompiledPointer } from '../events/json-pointer.ts';
 import { PaysignalError } from '../errors.ts';
-import type { YamlSource } from '../yaml-source.ts';
+import { pathText, pathSegments } from '../kernel/diagnostic.ts';
+import type { YamlSource } from '../kernel/yaml.ts';
 
 export interface CatalogFile {
   provider: string;
@@ -102,7 +103,7 @@ export interface ProviderCatalog {
   readonly rangeStatusRules: readonly StatusRule[];
 }
 
-function compileRegex(source: string, where: { file: string; line?: number; field: string }): RegExp {
+function compileRegex(source: string, where: ReturnType<typeof at>): RegExp {
   try {
     return new RegExp(source, 'i');
   } catch (error) {
@@ -110,9 +111,9 @@ function compileRegex(source: string, where: { file: string; line?: number; fiel
   }
 }
 
-function at(source: YamlSource, field: string): { file: string; line?: number; field: string } {
-  const line = source.lineOf(field);
-  return line === undefined ? { file: source.file, field } : { file: source.file, line, field };
+function at(source: YamlSource, dotted: string): { file: string; line?: number; column?: number; field: string } {
+  const segments = pathSegments(dotted);
+  return { file: source.file, ...source.positionOf(segments), field: pathText(segments) };
 }
 
 export function compileCatalog(file: CatalogFile, source: YamlSource): ProviderCatalog {

@@ -4,9 +4,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PaysignalError } from '../errors.ts';
-import { compileSchema } from '../schema.ts';
-import { parseYamlSource, schemaError } from '../yaml-source.ts';
+import { PaysignalError, schemaError, yamlSyntaxError } from '../errors.ts';
+import { compileSchema } from '../kernel/schema.ts';
+import { parseYamlSource } from '../kernel/yaml.ts';
 import { compileCatalog, type CatalogFile, type ProviderCatalog } from './catalog.ts';
 import catalogSchema from './catalog.schema.json' with { type: 'json' };
 
@@ -24,9 +24,11 @@ export async function loadCatalogFile(file: string): Promise<ProviderCatalog> {
   } catch (error) {
     throw new PaysignalError('CATALOG_NOT_FOUND', `cannot read provider catalog: ${(error as Error).message}`, { file, cause: error });
   }
-  const source = parseYamlSource(text, file, 'CATALOG_INVALID');
+  const source = parseYamlSource(text, file);
+  const syntax = yamlSyntaxError('CATALOG_INVALID', source);
+  if (syntax) throw syntax;
   const problem = validateCatalog(source.data);
-  if (problem) throw schemaError(source, problem, 'CATALOG_INVALID');
+  if (problem) throw schemaError('CATALOG_INVALID', source, problem);
   return compileCatalog(source.data as CatalogFile, source);
 }
 

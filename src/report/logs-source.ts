@@ -11,7 +11,7 @@ import type { Classifier } from '../classify/classifier.ts';
 import { createCorrelationTracker } from '../classify/correlation.ts';
 import { createDecoder, DEFAULT_MAX_EVENT_BYTES } from '../events/decode.ts';
 import type { FieldMapping } from '../events/mapping.ts';
-import { PaysignalError } from '../errors.ts';
+import { PaysignalError, usageError } from '../errors.ts';
 import { LineSplitter } from '../sources/file/line-splitter.ts';
 import { HOUR_MS, HOURS_PER_WEEK, shiftWeek, type IsoWeek } from './week.ts';
 import { NO_CODE, type CallCount, type ErrorCount, type ReportInput, type ViolationCount, type WeekCounts } from './model.ts';
@@ -70,7 +70,7 @@ function open(file: string, stdin: Readable | undefined): { stream: Readable; op
 }
 
 export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promise<ReportInput> {
-  if (options.files.length === 0) throw new PaysignalError('USAGE', '--source logs needs at least one FILE (or - for standard input)');
+  if (options.files.length === 0) throw usageError('--source logs needs at least one FILE (or - for standard input)');
   const previousWeek = shiftWeek(week, -1);
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   const decoder = createDecoder({ maxBytes: maxEventBytes, mapping: options.mapping ?? null, idHeaders: options.classifier.idHeaders });

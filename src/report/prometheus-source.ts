@@ -4,7 +4,7 @@
 // - the daily chart: `query_range` with 1 h steps of `increase(...[1h])` over the week,
 // - alerts fired: Prometheus' own `ALERTS` series and paysignal's `paysignal_alerts_firing` gauge,
 //   per hour with `max_over_time(...[1h])`.
-import { PaysignalError } from '../errors.ts';
+import { PaysignalError, usageError } from '../errors.ts';
 import { HOUR_MS, HOURS_PER_WEEK, shiftWeek, type IsoWeek } from './week.ts';
 import type { AlertsInfo, CallCount, ErrorCount, FiredAlert, HourlySeries, ReportInput, ViolationCount, WeekCounts } from './model.ts';
 
@@ -55,7 +55,7 @@ export function createPrometheusClient(options: PrometheusSourceOptions) {
     const parsed = new URL(base);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`unsupported protocol ${parsed.protocol}`);
   } catch (error) {
-    throw new PaysignalError('USAGE', `--prometheus-url "${options.url}" is not an http(s) URL: ${(error as Error).message}`, { field: '--prometheus-url' });
+    throw usageError(`--prometheus-url "${options.url}" is not an http(s) URL: ${(error as Error).message}`, '--prometheus-url');
   }
 
   async function call(path: string, params: Record<string, string>): Promise<PromSample[]> {

@@ -1,6 +1,6 @@
 // Posts the Markdown report to an incoming webhook as {"text": ...}, the payload Slack and
 // Mattermost incoming webhooks accept.
-import { PaysignalError } from '../errors.ts';
+import { PaysignalError, usageError } from '../errors.ts';
 
 export async function postToWebhook(url: string, markdown: string, timeoutMs = 30_000): Promise<void> {
   let target: URL;
@@ -8,7 +8,7 @@ export async function postToWebhook(url: string, markdown: string, timeoutMs = 3
     target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`unsupported protocol ${target.protocol}`);
   } catch (error) {
-    throw new PaysignalError('USAGE', `--webhook must be an http(s) URL: ${(error as Error).message}`, { field: '--webhook' });
+    throw usageError(`--webhook must be an http(s) URL: ${(error as Error).message}`, '--webhook');
   }
   // Webhook URLs carry their secret in the path: name only the origin in messages.
   const where = target.origin;

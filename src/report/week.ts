@@ -1,6 +1,6 @@
 // ISO 8601 weeks in UTC: week 1 is the week with the year's first Thursday; a week runs from Monday
 // 00:00 UTC to the next Monday 00:00 UTC (end exclusive).
-import { PaysignalError } from '../errors.ts';
+import { usageError } from '../errors.ts';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
@@ -62,12 +62,12 @@ export function lastCompleteWeek(nowMs: number): IsoWeek {
 export function parseIsoWeek(text: string, nowMs: number = Date.now()): IsoWeek {
   if (text === 'last') return lastCompleteWeek(nowMs);
   const match = WEEK_PATTERN.exec(text);
-  if (!match) throw new PaysignalError('USAGE', `--week must look like 2026-W47 (ISO year, "-W", two-digit week) or "last", got "${text}"`, { field: '--week' });
+  if (!match) throw usageError(`--week must look like 2026-W47 (ISO year, "-W", two-digit week) or "last", got "${text}"`, '--week');
   const year = Number(match[1]);
   const week = Number(match[2]);
-  if (year < 2000 || year > 2099) throw new PaysignalError('USAGE', `--week year must be between 2000 and 2099, got ${year}`, { field: '--week' });
+  if (year < 2000 || year > 2099) throw usageError(`--week year must be between 2000 and 2099, got ${year}`, '--week');
   const max = weeksInYear(year);
-  if (week < 1 || week > max) throw new PaysignalError('USAGE', `--week ${text}: ${year} has weeks 01 to ${max}`, { field: '--week' });
+  if (week < 1 || week > max) throw usageError(`--week ${text}: ${year} has weeks 01 to ${max}`, '--week');
   return make(year, week);
 }
 

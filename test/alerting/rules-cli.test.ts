@@ -8,7 +8,8 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createAlertEngine } from '../../src/alerting/engine/index.ts';
-import { loadRules, RULE_ERROR_CODES, type RuleProblem } from '../../src/alerting/loader.ts';
+import { loadRules, type RuleProblem } from '../../src/alerting/loader.ts';
+import { ERROR_CODES } from '../../src/error-codes.ts';
 import { createRuleReloader, type ReloadResult } from '../../src/alerting/reload.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import { rulesCommand } from '../../src/cli/commands/rules.ts';
@@ -141,7 +142,7 @@ describe('rule files', () => {
       expect(problems.length).toBeGreaterThanOrEqual(1);
       const p = problems[0] as RuleProblem;
       expect(p).toMatchObject({ code, file, line, path });
-      expect(RULE_ERROR_CODES).toContain(p.code);
+      expect(ERROR_CODES[p.code].area).toBe('rules');
       const r = await run(['check', file]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`${file}:${line}:`);

@@ -197,7 +197,7 @@ describe('paysignal run as a process', () => {
     );
     const { code } = await child.exited;
     expect(code).toBe(2);
-    expect(child.output()).toMatch(/CONFIG_INVALID \S+config-\w+\.yaml:3: kafka\.session_timeout: kafka\.session_timeout must be a duration/);
+    expect(child.output()).toMatch(/\S+config-\w+\.yaml:3:20: CONFIG_INVALID kafka\.session_timeout: "soon" is not a duration/);
   });
 
   it('exits 2 when no brokers are configured, and names the environment variable for a bad value', async () => {

@@ -1,6 +1,6 @@
 // error_ratio: multi-window, multi-burn-rate alerting on an error budget (SRE workbook): errors the
 // selector matches over all calls of the same provider/operation, in a long and a short window.
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../kernel/duration.ts';
 import { burnThreshold, SIGNAL_METRIC, type ErrorRatioRule } from '../types.ts';
 import type { RuleKindDefinition } from './kind.ts';
 import { Counts, num } from './promql.ts';

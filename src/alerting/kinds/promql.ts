@@ -4,7 +4,7 @@
 // creates a labelled series at its first increment). This is exact where `increase()` would
 // extrapolate and miss a new series' first increment. A counter reset (a paysignal restart) makes the
 // difference negative: that window undercounts, it never overcounts.
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../kernel/duration.ts';
 import { promMatchers } from '../selector.ts';
 import type { LabelMatcher } from '../types.ts';
 

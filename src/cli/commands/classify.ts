@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_MAX_EVENT_BYTES } from '../../events/limits.ts';
-import { PaysignalError } from '../../errors.ts';
+import { PaysignalError, usageError } from '../../errors.ts';
 import { ChunkCutter, type ChunkItem } from '../classify/chunker.ts';
 import { classifyChunk, tooLargeLine, type ChunkResult } from '../classify/output.ts';
 import type { ChunkReply, ChunkRequest, WorkerSetup } from '../classify/worker.ts';
@@ -186,14 +186,14 @@ export async function classifyCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${CLASSIFY_USAGE}\n`);
     return 0;
   }
-  if (positionals.length > 1) throw new PaysignalError('USAGE', `classify takes one FILE (or -), got ${positionals.length}\n${CLASSIFY_USAGE}`);
+  if (positionals.length > 1) throw usageError(`classify takes one FILE (or -), got ${positionals.length}\n${CLASSIFY_USAGE}`);
   const maxEventBytes = values['max-event-bytes'] === undefined ? DEFAULT_MAX_EVENT_BYTES : Number(values['max-event-bytes']);
   if (!Number.isInteger(maxEventBytes) || maxEventBytes <= 0) {
-    throw new PaysignalError('USAGE', `--max-event-bytes must be a positive integer, got "${values['max-event-bytes']}"`);
+    throw usageError(`--max-event-bytes must be a positive integer, got "${values['max-event-bytes']}"`);
   }
   const workers = values.workers === undefined ? Math.min(4, availableParallelism()) : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
-    throw new PaysignalError('USAGE', `--workers must be a whole number from 0 to 64, got "${values.workers}"`);
+    throw usageError(`--workers must be a whole number from 0 to 64, got "${values.workers}"`);
   }
   const file = positionals[0] ?? '-';
   const input = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });

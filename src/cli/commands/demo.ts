@@ -1,7 +1,7 @@
 // `paysignal demo` (and `npm run demo`): the whole pipeline locally; see src/demo/demo.ts.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../logging.ts';
-import { PaysignalError } from '../../errors.ts';
+import { usageError } from '../../errors.ts';
 import { runDemo } from '../../demo/demo.ts';
 import { alertLine } from '../../demo/summary.ts';
 import { EmbeddedBrokerError } from '../../embedded-broker/index.ts';
@@ -18,7 +18,7 @@ Without --duration it runs for 120 seconds.`;
 function positiveNumber(name: string, text: string | undefined, fallback: number, allowZero = false): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new PaysignalError('USAGE', `--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${text}"`);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw usageError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${text}"`);
   return n;
 }
 

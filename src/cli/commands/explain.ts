@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { createClassifier } from '../../classify/classifier.ts';
 import type { CatalogEntry } from '../../classify/classification.ts';
 import type { ProviderCatalog } from '../../providers/registry.ts';
-import { PaysignalError } from '../../errors.ts';
+import { usageError } from '../../errors.ts';
 
 export const EXPLAIN_USAGE = `Usage: paysignal explain PROVIDER CODE [--json]
 
@@ -53,7 +53,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${EXPLAIN_USAGE}\n`);
     return 0;
   }
-  if (positionals.length !== 2) throw new PaysignalError('USAGE', `explain takes PROVIDER and CODE\n${EXPLAIN_USAGE}`);
+  if (positionals.length !== 2) throw usageError(`explain takes PROVIDER and CODE\n${EXPLAIN_USAGE}`);
   const [provider, code] = positionals as [string, string];
   const classifier = await createClassifier();
   const catalog = classifier.catalogs.get(provider.toLowerCase());

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { createClassifier } from '../../classify/classifier.ts';
 import { DEFAULT_MAX_EVENT_BYTES } from '../../events/decode.ts';
 import { loadMapping } from '../../events/mapping.ts';
-import { PaysignalError } from '../../errors.ts';
+import { PaysignalError, usageError } from '../../errors.ts';
 import { renderMarkdown } from '../../report/markdown.ts';
 import { createReport, FORMATS, render, type ReportFormat, type SourceOptions } from '../../report/report.ts';
 import { postToWebhook } from '../../report/webhook.ts';
@@ -34,7 +34,7 @@ Exit status: 0 done, 1 the source or the webhook failed, 2 bad usage.`;
 function positiveNumber(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new PaysignalError('USAGE', `${name} must be a positive number, got "${text}"`, { field: name });
+  if (!Number.isFinite(n) || n <= 0) throw usageError(`${name} must be a positive number, got "${text}"`, name);
   return n;
 }
 
@@ -61,19 +61,19 @@ export async function reportCommand(argv: string[]): Promise<number> {
   }
   const week = values.week === undefined ? lastCompleteWeek(Date.now()) : parseIsoWeek(values.week);
   const format = values.format as ReportFormat;
-  if (!FORMATS.includes(format)) throw new PaysignalError('USAGE', `--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`, { field: '--format' });
+  if (!FORMATS.includes(format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`, '--format');
   const timeoutMs = positiveNumber(values.timeout, '--timeout', 30) * 1000;
   const top = Math.floor(positiveNumber(values.top, '--top', 10));
 
   let source: SourceOptions;
   if (values.source === 'prometheus') {
-    if (positionals.length > 0) throw new PaysignalError('USAGE', `--source prometheus takes no FILE arguments (got ${positionals.join(' ')})`);
+    if (positionals.length > 0) throw usageError(`--source prometheus takes no FILE arguments (got ${positionals.join(' ')})`);
     source = { kind: 'prometheus', url: values['prometheus-url'] ?? process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090', timeoutMs };
   } else if (values.source === 'logs') {
-    if (positionals.length === 0) throw new PaysignalError('USAGE', `--source logs needs at least one FILE (or - for standard input)\n${REPORT_USAGE}`);
+    if (positionals.length === 0) throw usageError(`--source logs needs at least one FILE (or - for standard input)\n${REPORT_USAGE}`);
     source = { kind: 'logs', files: positionals, mapping: await loadMapping(values.mapping), maxEventBytes: DEFAULT_MAX_EVENT_BYTES };
   } else {
-    throw new PaysignalError('USAGE', `--source must be prometheus or logs, got ${values.source === undefined ? 'nothing' : `"${values.source}"`}\n${REPORT_USAGE}`, { field: '--source' });
+    throw usageError(`--source must be prometheus or logs, got ${values.source === undefined ? 'nothing' : `"${values.source}"`}\n${REPORT_USAGE}`, '--source');
   }
 
   const classifier = await createClassifier();
