@@ -207,11 +207,11 @@ describe('paysignal run as a process', () => {
 
     const noTlsFile = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x' }, 'kafka:\n  tls:\n    ca_file: certs/missing-ca.pem\n');
     expect((await noTlsFile.exited).code).toBe(2);
-    expect(noTlsFile.output()).toMatch(/KAFKA_TLS_FILE_UNREADABLE \S+certs\/missing-ca\.pem: kafka\.tls\.ca_file: cannot read the Kafka TLS CA file/);
+    expect(noTlsFile.output()).toMatch(/\S+certs\/missing-ca\.pem: KAFKA_TLS_FILE_UNREADABLE kafka\.tls\.ca_file: cannot read the Kafka TLS CA file/);
 
     const badEventsFile = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x', PAYSIGNAL_EVENTS_FILE: join(dir, 'no-such-dir', 'events.ndjson') }, 'kafka: {}\n');
     expect((await badEventsFile.exited).code).toBe(2);
-    expect(badEventsFile.output()).toMatch(/EVENTS_FILE_UNWRITABLE \S+no-such-dir\/events\.ndjson: events_file\.path: cannot open the events file/);
+    expect(badEventsFile.output()).toMatch(/\S+no-such-dir\/events\.ndjson: EVENTS_FILE_UNWRITABLE events_file\.path: cannot open the events file/);
 
     const badPort = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x', PAYSIGNAL_HTTP_PORT: 'ninety' }, 'kafka: {}\n');
     expect((await badPort.exited).code).toBe(2);
