@@ -2,6 +2,10 @@
 // incidents (a Kustom MERCHANT_INACTIVE spike, a Mercado Pago invalid_total_amount climb, a
 // StableGenius rate-limit burst, a Setel code nobody has seen, retries after errors that say
 // "do not retry") over otherwise quiet traffic. Deterministic for a seed.
+//
+// Every error is raised only on operations its provider's seed documents it for (the catalog's
+// `operations`), so the alerts name operations a payments engineer knows can produce the code;
+// test/demo/traffic.test.ts holds the demo to the catalogs.
 
 export interface Incident {
   readonly name: string;
@@ -44,12 +48,19 @@ export class Random {
   }
 }
 
+/** An error the demo raises: its status and body, and where the seed documents it. */
+interface DemoError {
+  /** The operations the error may be raised on; null when the seed ties it to none. */
+  readonly operations: readonly string[] | null;
+  build(r: Random): [number, unknown];
+}
+
 interface ProviderProfile {
   readonly weight: number;
   readonly calls: ReadonlyArray<{ operation: string; method: string; route: string }>;
   readonly latencyMs: number;
-  /** Ordinary background errors: [status, body] builders. */
-  readonly background: ReadonlyArray<(r: Random) => [number, unknown]>;
+  /** Ordinary background errors. */
+  readonly background: readonly DemoError[];
 }
 
 const mpError = (code: string, message: string) => ({ errors: [{ code, message, details: [] }] });
@@ -65,9 +76,11 @@ const PROFILES: Readonly<Record<string, ProviderProfile>> = {
       { operation: 'refund_order', method: 'POST', route: '/v1/orders/{id}/refund' },
     ],
     background: [
-      () => [400, mpError('required_properties', "required property 'payer.email' is missing")],
-      () => [423, mpError('resource_locked', 'Idempotency Key Locked')],
-      () => [500, mpError('internal_error', 'Some error occurred on our side')],
+      { operations: ['create_order'], build: () => [400, mpError('required_properties', "required property 'payer.email' is missing")] },
+      { operations: ['create_order'], build: () => [423, mpError('resource_locked', 'Idempotency Key Locked')] },
+      { operations: ['create_order'], build: () => [500, mpError('internal_error', 'Some error occurred on our side')] },
+      { operations: ['get_order'], build: () => [404, mpError('order_not_found', 'Order not found')] },
+      { operations: ['refund_order'], build: () => [400, mpError('refund_amount_exceeds', 'Refund amount exceeds the available amount')] },
     ],
   },
   kustom: {
@@ -79,9 +92,11 @@ const PROFILES: Readonly<Record<string, ProviderProfile>> = {
       { operation: 'create_order', method: 'POST', route: '/payments/v1/authorizations/{authorizationToken}/order' },
     ],
     background: [
-      (r) => [400, kustomError('BAD_VALUE', [`BAD_VALUE : order_lines[${Math.floor(r.next() * 5)}].tax_rate`], corrId(r))],
-      (r) => [404, kustomError('NOT_FOUND', ['Invalid session id'], corrId(r))],
-      (r) => [403, kustomError('REJECTED', ['Rejected'], corrId(r))],
+      { operations: ['create_session', 'update_session', 'create_order'], build: (r) => [400, kustomError('BAD_VALUE', [`BAD_VALUE : order_lines[${Math.floor(r.next() * 5)}].tax_rate`], corrId(r))] },
+      // The seed: an expired session the merchant still tries to update.
+      { operations: ['update_session'], build: (r) => [404, kustomError('NOT_FOUND', ['Invalid session id'], corrId(r))] },
+      // An authorization Kustom did not approve surfaces when the order is placed.
+      { operations: ['create_order'], build: (r) => [403, kustomError('REJECTED', ['Rejected'], corrId(r))] },
     ],
   },
   setel: {
@@ -92,8 +107,8 @@ const PROFILES: Readonly<Record<string, ProviderProfile>> = {
       { operation: 'capture_session', method: 'POST', route: '/api/checkout/sessions/{id}/capture' },
     ],
     background: [
-      () => [400, { statusCode: 400, errorCode: 9300110, message: 'The payment amount is different from the session amount' }],
-      () => [409, { error: { code: '9300105', message: 'Session has expired' } }],
+      { operations: null, build: () => [400, { statusCode: 400, errorCode: 9300110, message: 'The payment amount is different from the session amount' }] },
+      { operations: null, build: () => [409, { error: { code: '9300105', message: 'Session has expired' } }] },
     ],
   },
   digitalriver: {
@@ -103,9 +118,10 @@ const PROFILES: Readonly<Record<string, ProviderProfile>> = {
       { operation: 'create_checkout', method: 'POST', route: '/checkouts' },
       { operation: 'create_order', method: 'POST', route: '/orders' },
     ],
+    // The seed documents rejections of POST /orders only.
     background: [
-      () => [409, { type: 'conflict', errors: [{ code: 'failed-request', parameter: 'sourceId', message: 'The charge was declined.' }] }],
-      () => [400, { type: 'bad_request', errors: [{ code: 'invalid_parameter', parameter: 'email', message: 'Email is invalid.' }] }],
+      { operations: ['create_order'], build: () => [409, { type: 'conflict', errors: [{ code: 'failed-request', parameter: 'sourceId', message: 'The charge was declined.' }] }] },
+      { operations: ['create_order'], build: () => [400, { type: 'bad_request', errors: [{ code: 'invalid_parameter', parameter: 'email', message: 'Email is invalid.' }] }] },
     ],
   },
   stablegenius: {
@@ -116,8 +132,8 @@ const PROFILES: Readonly<Record<string, ProviderProfile>> = {
       { operation: 'cancel_payment_intent', method: 'POST', route: '/v1/payment_intents/{id}/cancel' },
     ],
     background: [
-      () => [400, { error: { type: 'invalid_request_error', code: 'amount_out_of_range', message: 'Amount is below 10,000.', param: 'amount' } }],
-      () => [409, { error: { type: 'conflict_error', code: 'intent_not_cancellable', message: 'Payment intent is not in awaiting_payment status.' } }],
+      { operations: ['create_payment_intent'], build: () => [400, { error: { type: 'invalid_request_error', code: 'amount_out_of_range', message: 'Amount is below 10,000.', param: 'amount' } }] },
+      { operations: ['cancel_payment_intent'], build: () => [409, { error: { type: 'conflict_error', code: 'intent_not_cancellable', message: 'Payment intent is not in awaiting_payment status.' } }] },
     ],
   },
 };
@@ -153,9 +169,12 @@ export function createTrafficGenerator(seed = 7): TrafficGenerator {
     return PROVIDER_NAMES[CUMULATIVE.findIndex((c) => x < c)]!;
   }
 
-  function baseEvent(provider: string, timestampMs: number, status: number, body: unknown): DemoEvent {
+  /** `operations` narrows the calls to those an error is documented for; null allows every call. */
+  function baseEvent(provider: string, timestampMs: number, status: number, body: unknown, operations: readonly string[] | null): DemoEvent {
     const profile = PROFILES[provider]!;
-    const call = r.pick(profile.calls);
+    const calls = operations === null ? profile.calls : profile.calls.filter((c) => operations.includes(c.operation));
+    if (calls.length === 0) throw new Error(`demo: ${provider} has no call for operations ${operations!.join(', ')}`);
+    const call = r.pick(calls);
     sequence++;
     const idempotencyKey = `idem-${seed}-${sequence}`;
     return {
@@ -178,6 +197,7 @@ export function createTrafficGenerator(seed = 7): TrafficGenerator {
       const out: DemoEvent[] = [];
       let status = 200;
       let body: unknown;
+      let operations: readonly string[] | null = null;
       let burst = 0;
       if (provider === 'kustom' && active('merchant_inactive_spike', progress) && r.chance(0.35)) {
         status = 403;
@@ -188,6 +208,8 @@ export function createTrafficGenerator(seed = 7): TrafficGenerator {
         if (r.chance(0.02 + 0.3 * climb)) {
           status = 400;
           body = mpError('invalid_total_amount', 'total_amount is not equivalent to sum of transactions amounts');
+          // The seed lists invalid_total_amount for creating an order (POST /v1/orders) only.
+          operations = ['create_order'];
         }
       } else if (provider === 'stablegenius' && active('rate_limit_burst', progress) && r.chance(0.5)) {
         status = 429;
@@ -199,12 +221,14 @@ export function createTrafficGenerator(seed = 7): TrafficGenerator {
         body = { statusCode: 502, errorCode: 9300777, message: 'Upstream acquirer unavailable' };
       }
       if (status === 200 && r.chance(BACKGROUND_ERROR_RATE)) {
-        [status, body] = r.pick(PROFILES[provider]!.background)(r);
+        const error = r.pick(PROFILES[provider]!.background);
+        [status, body] = error.build(r);
+        operations = error.operations;
       }
-      const event = baseEvent(provider, timestampMs, status, body);
+      const event = baseEvent(provider, timestampMs, status, body, operations);
       if (status === 403 && provider === 'kustom') event.merchant_id = 'shop-se-7';
       out.push(event);
-      for (let i = 1; i <= burst; i++) out.push({ ...baseEvent(provider, timestampMs + i, status, body), operation: event.operation, http: event.http });
+      for (let i = 1; i <= burst; i++) out.push({ ...baseEvent(provider, timestampMs + i, status, body, operations), operation: event.operation, http: event.http });
       // The misbehaving client: retries a "contact provider" error with the same key.
       if (status === 403 && active('retry_after_non_retryable', progress) && r.chance(0.5)) {
         out.push({ ...event, timestamp: timestampMs + 1, attempt: 2 });
