@@ -1,6 +1,6 @@
 // Finds and loads every provider catalog: one folder per provider under src/providers, each with a
-// catalog.yaml. Folders whose names start with `_` hold fallbacks (the generic extractor for
-// providers without a catalog).
+// catalog.yaml (and an examples.yaml that only the tests read; docs/providers.md). Folders whose
+// names start with `_` hold fallbacks (the generic extractor for providers without a catalog).
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,12 +32,17 @@ export async function loadCatalogFile(file: string): Promise<ProviderCatalog> {
   return compileCatalog(source.data as CatalogFile, source);
 }
 
+/** The provider folders below `dir`, sorted: every sub-folder is one provider (or a `_` fallback). */
+export async function providerFolders(dir: string = PROVIDERS_DIR): Promise<readonly string[]> {
+  return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+}
+
 /**
  * Every catalog below `dir`, keyed by provider id (fallbacks keyed by their folder name).
  * A folder's name must equal the catalog's `provider`, so the layout cannot lie about the data.
  */
 export async function loadCatalogs(dir: string = PROVIDERS_DIR): Promise<ReadonlyMap<string, ProviderCatalog>> {
-  const folders = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const folders = await providerFolders(dir);
   const catalogs = new Map<string, ProviderCatalog>();
   for (const folder of folders) {
     const file = join(dir, folder, 'catalog.yaml');
