@@ -3,9 +3,9 @@
 // runtime reads them; the catalog tests run every folder's examples.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PaysignalError } from '../errors.ts';
-import { compileSchema } from '../schema.ts';
-import { parseYamlSource, schemaError } from '../yaml-source.ts';
+import { errorAt, PaysignalError, schemaError, yamlSyntaxError } from '../errors.ts';
+import { compileSchema } from '../kernel/schema.ts';
+import { parseYamlSource } from '../kernel/yaml.ts';
 import examplesSchema from './examples.schema.json' with { type: 'json' };
 
 export const EXAMPLES_FILE = 'examples.yaml';
@@ -45,15 +45,17 @@ export async function loadExamples(folder: string): Promise<readonly ProviderExa
   } catch (error) {
     throw new PaysignalError('CATALOG_NOT_FOUND', `cannot read provider examples: ${(error as Error).message}; every provider folder carries examples built from its seed (docs/providers.md)`, { file, cause: error });
   }
-  const source = parseYamlSource(text, file, 'CATALOG_INVALID');
+  const source = parseYamlSource(text, file);
+  const syntax = yamlSyntaxError('CATALOG_INVALID', source);
+  if (syntax) throw syntax;
   const problem = validateExamples(source.data);
-  if (problem) throw schemaError(source, problem, 'CATALOG_INVALID');
+  if (problem) throw schemaError('CATALOG_INVALID', source, problem);
   const seen = new Set<string>();
   return (source.data as ExamplesFile).examples.map((example, i) => {
     if (seen.has(example.name)) {
-      throw new PaysignalError('CATALOG_INVALID', `example name "${example.name}" is used twice`, { file, field: `examples.${i}.name` });
+      throw errorAt('CATALOG_INVALID', source, ['examples', i, 'name'], `example name "${example.name}" is used twice`, `examples[${i}].name`);
     }
     seen.add(example.name);
-    return { ...example, line: source.lineOf(`examples.${i}`) ?? null };
+    return { ...example, line: source.positionOf(['examples', i]).line ?? null };
   });
 }

@@ -57,7 +57,18 @@ describe('the folder check fails', () => {
     await cp(join(PROVIDERS_DIR, 'stablegenius', 'catalog.yaml'), join(dir, 'stablegenius', 'catalog.yaml'), { recursive: true });
     const problems = await folderProblems(dir, 'stablegenius', classifier);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^stablegenius: cannot read provider examples: .*examples\.yaml/);
+    expect(problems[0]).toMatch(/^stablegenius: \S*examples\.yaml: CATALOG_NOT_FOUND cannot read provider examples: .*every provider folder carries examples/);
+  });
+
+  it('for examples that break the schema or repeat a name, naming the file and line', async () => {
+    await cp(join(PROVIDERS_DIR, 'setel'), join(dir, 'setel'), { recursive: true });
+    const file = join(dir, 'setel', 'examples.yaml');
+    const text = await readFile(file, 'utf8');
+    const [head, first] = text.split(/\n(?=- name: )/);
+    await writeFile(file, `${head}\n${first}\n${first}\n`);
+    expect(await folderProblems(dir, 'setel', classifier)).toEqual([expect.stringMatching(/^setel: \S*examples\.yaml:\d+:\d+: CATALOG_INVALID examples\[1\]\.name: example name ".*" is used twice$/)]);
+    await writeFile(file, `${head}\n- name: no expectation\n  event: { timestamp: 1, provider: setel }\n`);
+    expect(await folderProblems(dir, 'setel', classifier)).toEqual([expect.stringMatching(/^setel: \S*examples\.yaml:\d+:\d+: CATALOG_INVALID .*expect/)]);
   });
 
   it('for an example that classifies otherwise, and for a catalog entry no example exercises', async () => {

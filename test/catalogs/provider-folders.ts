@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { CatalogEntry } from '../../src/classify/classification.ts';
 import type { Classifier } from '../../src/classify/classifier.ts';
 import { formatClassification } from '../../src/cli/classify/output.ts';
+import { PaysignalError } from '../../src/errors.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import { loadExamples, type ExpectedClassification, type ProviderExample } from '../../src/providers/examples.ts';
 
@@ -56,7 +57,7 @@ export async function folderProblems(dir: string, folder: string, classifier: Cl
   try {
     results = await runExamples(dir, folder, classifier);
   } catch (error) {
-    return [`${folder}: ${(error as Error).message}`];
+    return [`${folder}: ${error instanceof PaysignalError ? error.describe() : (error as Error).message}`];
   }
   const problems: string[] = [];
   for (const r of results) {
