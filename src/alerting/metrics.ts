@@ -24,6 +24,9 @@ export interface AlertingMetrics {
   readonly partitionLateEvents: Counter<'topic' | 'partition'>;
   readonly eventsAlreadyInState: Counter<string>;
   readonly droppedGroups: Counter<'rule'>;
+  readonly stateBytes: Gauge<string>;
+  /** result: restored | missing | corrupt | incompatible | oversized */
+  readonly stateRestores: Counter<'result'>;
   readonly reloadFailures: Counter<string>;
   readonly lastReloadSuccess: Gauge<string>;
   readonly rulesLoaded: Gauge<string>;
@@ -52,11 +55,19 @@ export function alertingMetrics(registry: Registry): AlertingMetrics {
     ),
     eventsAlreadyInState: counter(registry, 'paysignal_alert_events_already_in_state_total', 'Events below the offsets a restored checkpoint covers (already in the engine state), not counted again.', []),
     droppedGroups: counter(registry, 'paysignal_alert_dropped_group_events_total', 'Events not counted because their rule already tracks the maximum number of groups.', ['rule']),
+    stateBytes: gauge(registry, 'paysignal_alert_state_bytes', 'Size of the alert engine state checkpoint last written or restored, bytes.', []),
+    stateRestores: counter(
+      registry,
+      'paysignal_alert_state_restores_total',
+      'Alert engine state restores at startup by result: restored, or missing, corrupt, incompatible, oversized (the engine started cold).',
+      ['result'],
+    ),
     reloadFailures: counter(registry, 'paysignal_rules_reload_failures_total', 'Rule reloads that failed; the previous rules stay in force.', []),
     lastReloadSuccess: gauge(registry, 'paysignal_rules_last_reload_success', '1 when the last rule (re)load succeeded, 0 when it failed.', []),
     rulesLoaded: gauge(registry, 'paysignal_rules_loaded', 'Alert rules in force.', []),
   };
   for (const r of ['sent', 'failed', 'dropped', 'stale']) m.notifications.inc({ result: r }, 0);
+  for (const r of ['restored', 'missing', 'corrupt', 'incompatible', 'oversized']) m.stateRestores.inc({ result: r }, 0);
   cache.set(registry, m);
   return m;
 }

@@ -9,6 +9,8 @@
 //   state-machine.ts  pending → firing → inactive, `for`, `keep_firing_for`
 //   scheduler.ts      evaluation of the due grid times
 //   notifier.ts       what Alertmanager should know, max_alert_age, the firing gauge
+//   checkpoint.ts     the durable state's format and its consistency contract with committed offsets
+//   durable-state.ts  the live state to and from a checkpoint
 // What each rule kind means is in ../kinds/.
 //
 // Hot path: onEvent fills one reused EngineSignal; onSignal does selector tests with matchers compiled
@@ -18,12 +20,14 @@ import { systemClock, type TimerHandle } from '../clock.ts';
 import { alertingMetrics } from '../metrics.ts';
 import { matchesAll } from '../selector.ts';
 import type { RuleSet } from '../types.ts';
+import { CHECKPOINT_FORMAT_VERSION, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import { applyState, captureState } from './durable-state.ts';
 import { createAlertPublisher, type AlertUpdate } from './notifier.ts';
 import { RuleRuntime } from './rule-runtime.ts';
 import { Scheduler } from './scheduler.ts';
 import { PartitionClocks, type PartitionRef } from './partitions.ts';
 import { emptySignal, signalOf, type EngineSignal } from './signal.ts';
-import type { AlertEngine, AlertEngineOptions, AlertSnapshot } from './types.ts';
+import type { AlertEngine, AlertEngineOptions, AlertSnapshot, RestoreOutcome, RestoreReport } from './types.ts';
 import { NONE } from './windows.ts';
 
 export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
@@ -95,6 +99,31 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     const out = retired;
     retired = [];
     publisher.publish(runtimes, out);
+  };
+
+  const stateSize = (): { rules: number; groups: number; alerts: number; partitions: number } => {
+    let groups = 0;
+    let alerts = 0;
+    for (const rt of runtimes) {
+      groups += rt.groups.size;
+      alerts += rt.alerts.size;
+    }
+    return { rules: runtimes.length, groups, alerts, partitions: partitions.all().length };
+  };
+
+  const restore = (checkpoint: Parameters<AlertEngine['restore']>[0]): RestoreOutcome => {
+    if (checkpoint.version !== CHECKPOINT_FORMAT_VERSION) {
+      return { ok: false, reason: 'incompatible', detail: `checkpoint format ${String(checkpoint.version)}; this engine restores format ${CHECKPOINT_FORMAT_VERSION}` };
+    }
+    const applied = applyState(checkpoint, runtimes, partitions, clock.now());
+    watermarkMs = applied.watermarkMs;
+    return { ok: true, restored: applied.restored, cold: applied.cold, dropped: applied.dropped };
+  };
+
+  const report = (result: RestoreReport['result'], detail: string | null, bytes: number): RestoreReport => {
+    metrics?.stateRestores.inc({ result });
+    if (result === 'restored') metrics?.stateBytes.set(bytes);
+    return { result, detail, bytes };
   };
 
   install(options.ruleSets);
@@ -232,6 +261,47 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       return { lateEvents, droppedEvents, futureEvents, alreadyInState, groups };
     },
 
+    snapshot: () => captureState(runtimes, partitions, watermarkMs, clock.now()),
+
+    restore,
+
+    encodeState(): Uint8Array {
+      const bytes = encodeCheckpoint(engine.snapshot());
+      metrics?.stateBytes.set(bytes.length);
+      return bytes;
+    },
+
+    restoreState(bytes: Uint8Array | null): RestoreReport {
+      if (bytes === null) {
+        logger?.info({ result: 'missing' }, 'alert engine state: no checkpoint stored, starting cold');
+        return report('missing', 'no checkpoint stored', 0);
+      }
+      const decoded = decodeCheckpoint(bytes);
+      if (!decoded.ok) {
+        logger?.warn({ result: decoded.reason, detail: decoded.detail, bytes: bytes.length }, 'alert engine state: checkpoint ignored, starting cold');
+        return report(decoded.reason, decoded.detail, bytes.length);
+      }
+      const outcome = restore(decoded.checkpoint);
+      if (!outcome.ok) {
+        logger?.warn({ result: outcome.reason, detail: outcome.detail, bytes: bytes.length }, 'alert engine state: checkpoint ignored, starting cold');
+        return report(outcome.reason, outcome.detail, bytes.length);
+      }
+      const c = decoded.checkpoint;
+      logger?.info(
+        {
+          result: 'restored',
+          bytes: bytes.length,
+          ...stateSize(),
+          watermark: c.watermark === null ? null : new Date(c.watermark).toISOString(),
+          takenAt: new Date(c.createdAt).toISOString(),
+          coldRules: outcome.cold,
+          droppedRules: outcome.dropped,
+        },
+        'alert engine state restored',
+      );
+      return report('restored', null, bytes.length);
+    },
+
     async close(): Promise<void> {
       if (timer !== null) {
         clock.clearInterval(timer);
@@ -252,4 +322,23 @@ export type { AlertNotifier, AlertUpdate } from './notifier.ts';
 export type { PartitionRef } from './partitions.ts';
 export { emptySignal, signalOf, type EngineSignal } from './signal.ts';
 export { RESOLVED_RETENTION_MS, type AlertState } from './state-machine.ts';
-export type { AlertEngine, AlertEngineOptions, AlertSnapshot, EngineLogger, EngineStats, StepListener } from './types.ts';
+export {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  MAX_CHECKPOINT_BYTES,
+  type CheckpointRejection,
+  type DecodedCheckpoint,
+  type EngineCheckpoint,
+} from './checkpoint.ts';
+export type {
+  AlertEngine,
+  AlertEngineOptions,
+  AlertSnapshot,
+  EngineLogger,
+  EngineStats,
+  PartitionStatus,
+  RestoreOutcome,
+  RestoreReport,
+  RestoreResult,
+  StepListener,
+} from './types.ts';

@@ -134,7 +134,8 @@ export class PartitionClocks {
     return this.activeMin;
   }
 
-  private recompute(): void {
+  /** Recomputes the minimum over non-idle partitions (after their states were changed from outside). */
+  recompute(): void {
     let min = Infinity;
     let any = false;
     for (let i = 0; i < this.list.length; i++) {

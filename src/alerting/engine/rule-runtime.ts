@@ -82,6 +82,37 @@ export class RuleRuntime {
     return new GroupWindow(key, labels, this.ringLength, this.countsCalls);
   }
 
+  /** The group labels a group key stands for (the inverse of groupKey). */
+  labelsOfKey(key: string): Record<string, string> {
+    const labels: Record<string, string> = {};
+    if (this.groupNames.length === 0) return labels;
+    const values = key.split('\u0001');
+    for (let i = 0; i < this.groupNames.length; i++) {
+      const v = values[i] ?? '';
+      if (v !== '') labels[this.groupNames[i] as string] = v;
+    }
+    return labels;
+  }
+
+  /** A new pending alert for group `key`, active from evaluation time T. */
+  openAlert(key: string, value: number, T: number): Alert {
+    const rule = this.rule;
+    const groupLabels = this.groups.get(key)?.labels ?? this.labelsOfKey(key);
+    return {
+      key,
+      groupLabels,
+      labels: { ...groupLabels, ...rule.labels, severity: rule.severity, alertname: rule.name },
+      state: 'pending',
+      value,
+      activeAt: T,
+      firedAt: null,
+      resolvedAt: null,
+      keepFiringSince: null,
+      sent: false,
+      staleCounted: false,
+    };
+  }
+
   /** The oldest bucket the rule's next evaluations read one by one; NONE before its first evaluation. */
   keepFrom(): number {
     return this.nextK === NONE ? NONE : this.nextK - this.heldBuckets;

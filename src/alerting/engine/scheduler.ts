@@ -4,7 +4,7 @@
 // feeds the results to the state machine.
 import type { AlertPublisher } from './notifier.ts';
 import type { RuleRuntime } from './rule-runtime.ts';
-import { applyEvaluation, type Alert } from './state-machine.ts';
+import { applyEvaluation } from './state-machine.ts';
 import type { StepListener } from './types.ts';
 import { NONE } from './windows.ts';
 
@@ -48,7 +48,7 @@ export class Scheduler {
         if (v !== null) results.set(g.key, v);
       }
     }
-    applyEvaluation(rt.alerts, results, T, rule, (key, value, at) => this.open(rt, key, value, at), (a, at) => this.publisher.markIfStale(a, at));
+    applyEvaluation(rt.alerts, results, T, rule, (key, value, at) => rt.openAlert(key, value, at), (a, at) => this.publisher.markIfStale(a, at));
     rt.lastEvaluated = T;
     rt.pruneGroups(k);
     if (this.listeners.length > 0) {
@@ -56,24 +56,5 @@ export class Scheduler {
       for (const a of rt.alerts.values()) if (a.state === 'firing') firing.push(rt.snapshotOf(a));
       for (const l of this.listeners) l(rule.name, T, firing);
     }
-  }
-
-  private open(rt: RuleRuntime, key: string, value: number, T: number): Alert {
-    const rule = rt.rule;
-    const g = rt.groups.get(key);
-    const groupLabels = g === undefined ? {} : g.labels;
-    return {
-      key,
-      groupLabels,
-      labels: { ...groupLabels, ...rule.labels, severity: rule.severity, alertname: rule.name },
-      state: 'pending',
-      value,
-      activeAt: T,
-      firedAt: null,
-      resolvedAt: null,
-      keepFiringSince: null,
-      sent: false,
-      staleCounted: false,
-    };
   }
 }

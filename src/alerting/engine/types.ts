@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { EventSink } from '../../pipeline/types.ts';
 import type { Clock } from '../clock.ts';
 import type { RuleSet } from '../types.ts';
+import type { EngineCheckpoint } from './checkpoint.ts';
 import type { AlertNotifier } from './notifier.ts';
 import type { PartitionRef } from './partitions.ts';
 import type { EngineSignal } from './signal.ts';
@@ -92,6 +93,21 @@ export interface AlertEngine extends EventSink {
   /** Called after every evaluation step of every rule with that rule's firing alerts (rule tests). */
   onStep(listener: StepListener): void;
   stats(): EngineStats;
+  /** The durable state now (see checkpoint.ts for what it covers and the consistency contract). */
+  snapshot(): EngineCheckpoint;
+  /**
+   * Replaces the state with a checkpoint's (call after the rules are loaded, before consuming): the
+   * partitions' event time and offsets, and the state of every rule whose name and meaning match.
+   */
+  restore(checkpoint: EngineCheckpoint): RestoreOutcome;
+  /** snapshot() encoded (encodeCheckpoint); its size is reported as paysignal_alert_state_bytes. */
+  encodeState(): Uint8Array;
+  /**
+   * Restores from stored bytes (null: none stored): decodes, restores, counts the result in
+   * paysignal_alert_state_restores_total{result} and logs it. On anything but `restored` the engine
+   * starts cold; it never throws for what the bytes hold.
+   */
+  restoreState(bytes: Uint8Array | null): RestoreReport;
   close(): Promise<void>;
 }
 
@@ -100,4 +116,25 @@ export interface PartitionStatus extends PartitionRef {
   readonly idle: boolean;
   /** Offset after the last event the state holds; null when the source has no offsets. */
   readonly nextOffset: number | null;
+}
+
+export type RestoreOutcome =
+  | {
+      readonly ok: true;
+      /** Rules whose state came from the checkpoint. */
+      readonly restored: readonly string[];
+      /** Loaded rules the checkpoint had no state for (new or changed): they start cold. */
+      readonly cold: readonly string[];
+      /** Rules in the checkpoint that are not loaded (removed or changed): their state is dropped. */
+      readonly dropped: readonly string[];
+    }
+  | { readonly ok: false; readonly reason: 'incompatible'; readonly detail: string };
+
+export type RestoreResult = 'restored' | 'missing' | 'corrupt' | 'incompatible' | 'oversized';
+
+export interface RestoreReport {
+  readonly result: RestoreResult;
+  /** Why the engine starts cold; null when restored. */
+  readonly detail: string | null;
+  readonly bytes: number;
 }

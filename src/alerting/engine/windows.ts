@@ -8,6 +8,7 @@
 // evaluations still need (from `keepFrom`); the ring then grows instead of dropping them, by at most
 // MAX_EXTRA_BUCKETS. Past that, the oldest needed buckets are dropped and their events counted as lost.
 import type { GroupCounts } from '../kinds/index.ts';
+import type { GroupCheckpoint } from './checkpoint.ts';
 
 export const NONE = -Infinity;
 
@@ -17,6 +18,17 @@ export const MAX_EXTRA_BUCKETS = 1440;
 function mod(i: number, n: number): number {
   const r = i % n;
   return r < 0 ? r + n : r;
+}
+
+/** The non-zero buckets of a ring as [head − bucket, count] pairs. */
+function pairsOf(ring: Uint32Array, head: number): number[] {
+  const out: number[] = [];
+  const n = ring.length;
+  for (let back = 0; back < n; back++) {
+    const c = ring[mod(head - back, n)] as number;
+    if (c !== 0) out.push(back, c);
+  }
+  return out;
 }
 
 /** Sum of buckets from..to (inclusive bucket indices) of one ring whose newest bucket is `head`. */
@@ -123,5 +135,32 @@ export class GroupWindow implements GroupCounts {
     }
     this.head = idx;
     return lost;
+  }
+
+  toCheckpoint(): GroupCheckpoint {
+    const empty = this.head === NONE;
+    return {
+      key: this.key,
+      head: empty ? null : this.head,
+      olderMax: this.olderMax === NONE ? null : this.olderMax,
+      counts: empty ? [] : pairsOf(this.counts, this.head),
+      ...(this.totals === null ? {} : { calls: empty ? [] : pairsOf(this.totals, this.head) }),
+    };
+  }
+
+  /** A group as checkpointed; the ring is at least `baseLength` and holds every bucket of the checkpoint. */
+  static fromCheckpoint(c: GroupCheckpoint, labels: Readonly<Record<string, string>>, baseLength: number, countsCalls: boolean): GroupWindow {
+    let length = baseLength;
+    for (const pairs of [c.counts, c.calls ?? []]) for (let i = 0; i < pairs.length; i += 2) length = Math.max(length, (pairs[i] as number) + 1);
+    const g = new GroupWindow(c.key, labels, length, countsCalls);
+    g.olderMax = c.olderMax ?? NONE;
+    if (c.head === null) return g;
+    g.head = c.head;
+    const fill = (ring: Uint32Array, pairs: readonly number[]): void => {
+      for (let i = 0; i < pairs.length; i += 2) ring[mod(c.head! - (pairs[i] as number), length)] = pairs[i + 1] as number;
+    };
+    fill(g.counts, c.counts);
+    if (g.totals !== null) fill(g.totals, c.calls ?? []);
+    return g;
   }
 }
