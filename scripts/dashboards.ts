@@ -315,7 +315,7 @@ function exploreTracesUrl(traceql: string): string {
   return `/explore?schemaVersion=1&orgId=1&panes=${encoded}`;
 }
 
-// Retry decisions (DESIGN section 3), as shown in tables.
+// Retry decisions (docs/architecture.md#taxonomy), as shown in tables.
 const RETRY_TEXT: Record<string, string> = {
   retry_with_backoff: 'Retry with backoff (honour Retry-After / X-RateLimit-Reset)',
   retry_same_key_later: 'Retry later with the same idempotency key',
@@ -430,7 +430,7 @@ function overview(): Json {
   l.row('Errors');
   l.add(12, 9, timeseries({
     title: 'Errors/s by category',
-    description: 'Failed calls classified into the shared taxonomy (DESIGN section 3). Exemplars link to the traces of individual calls.',
+    description: 'Failed calls classified into the shared taxonomy (docs/architecture.md#taxonomy). Exemplars link to the traces of individual calls.',
     unit: 'reqps',
     stack: true,
     targets: [{ expr: `sum by (category) (rate(payment_provider_errors_total{${p}}[${RATE}]))`, legend: '{{category}}', exemplar: true }],
@@ -617,7 +617,7 @@ function provider(): Json {
   l.add(24, 5, textPanel(
     'Remediation',
     [
-      'The **Next step** column is paysignal\'s retry decision (DESIGN section 3); **Remediation** is the provider catalog\'s text for that code,',
+      'The **Next step** column is paysignal\'s retry decision (docs/architecture.md#taxonomy); **Remediation** is the provider catalog\'s text for that code,',
       'embedded when the dashboards were generated (`node scripts/dashboards.ts`).',
       'For the current catalog entry of a code run `paysignal explain $provider CODE`.',
       'Codes without an entry were classified by HTTP status or the provider\'s error type; `__overflow__` collects unknown codes beyond',

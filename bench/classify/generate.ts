@@ -1,4 +1,4 @@
-// Deterministic generator of provider-native payment-call events (DESIGN sections 2 and 4) for the
+// Deterministic generator of provider-native payment-call events (docs/architecture.md#input-the-payment-call-event and #where-provider-knowledge-lives) for the
 // classify benchmark: `node bench/classify/generate.ts [--lines N] [--seed S] [--out FILE] [--force]`.
 //
 // The error codes, HTTP statuses, operations and messages come from the provider catalogs in

@@ -1,5 +1,5 @@
 // The alerting metrics, on an explicit prom-client Registry. Get-or-create, so the engine, the
-// Alertmanager client, the reloader (and the metrics sink, should it define the DESIGN section 6
+// Alertmanager client, the reloader (and the metrics sink, should it define the docs/architecture.md#metrics
 // names too) share one series per name instead of failing on a second registration.
 import { Counter, Gauge, type Registry } from 'prom-client';
 

@@ -16,7 +16,7 @@ export const SIGNAL_METRIC: Readonly<Record<Signal, string>> = {
   retry_violations: 'payment_provider_retry_violations_total',
 };
 
-/** Labels each counter carries (DESIGN section 6). */
+/** Labels each counter carries (docs/architecture.md#metrics). */
 export const SIGNAL_LABELS: Readonly<Record<Signal, readonly LabelName[]>> = {
   calls: ['provider', 'operation', 'outcome'],
   errors: ['provider', 'operation', 'code', 'category', 'retry'],

@@ -2,7 +2,7 @@ import type { Category, Owner, RetryDecision } from './taxonomy.ts';
 
 export type Outcome = 'success' | 'error';
 
-/** Which step of the lookup chain (DESIGN section 3) produced the verdict. */
+/** Which step of the lookup chain (docs/architecture.md#taxonomy) produced the verdict. */
 export type MatchedBy =
   | 'entry'
   | 'status_code_entry'

@@ -1,5 +1,5 @@
 // Which provider error is this, what kind of failure, and what should the caller do next?
-// The lookup chain of DESIGN section 3, over the compiled catalogs.
+// The lookup chain of docs/architecture.md#taxonomy, over the compiled catalogs.
 import type { PaymentCallEvent } from '../events/event.ts';
 import { firstScalar } from '../events/json-pointer.ts';
 import { loadCatalogs, GENERIC_PROVIDER, type ProviderCatalog } from '../providers/registry.ts';

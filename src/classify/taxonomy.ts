@@ -1,4 +1,4 @@
-// The shared taxonomy (DESIGN section 3). Plain string unions so the values stay JSON-friendly.
+// The shared taxonomy (docs/architecture.md#taxonomy). Plain string unions so the values stay JSON-friendly.
 
 export const CATEGORIES = [
   'validation',
@@ -30,7 +30,7 @@ export type RetryDecision = (typeof RETRY_DECISIONS)[number];
 export const OWNERS = ['integration', 'merchant_account', 'provider', 'customer'] as const;
 export type Owner = (typeof OWNERS)[number];
 
-/** Decisions after which sending the same request again cannot succeed (DESIGN section 5). */
+/** Decisions after which sending the same request again cannot succeed (docs/architecture.md#correlation-and-keying-across-replicas). */
 export const NON_RETRYABLE: ReadonlySet<RetryDecision> = new Set<RetryDecision>([
   'do_not_retry',
   'new_checkout',
@@ -62,7 +62,7 @@ const STATUS_FALLBACK = new Map<number, Verdict>([
   [429, v('rate_limit', 'retry_with_backoff')],
 ]);
 
-/** HTTP status fallback of DESIGN section 3; also the whole answer for providers we do not know. */
+/** HTTP status fallback of docs/architecture.md#taxonomy; also the whole answer for providers we do not know. */
 export function verdictForStatus(status: number): Verdict {
   const exact = STATUS_FALLBACK.get(status);
   if (exact) return exact;

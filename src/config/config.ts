@@ -1,4 +1,4 @@
-// Configuration of `paysignal run` (DESIGN section 9): one YAML file (`--config FILE` or
+// Configuration of `paysignal run` (docs/architecture.md#cli-and-configuration): one YAML file (`--config FILE` or
 // PAYSIGNAL_CONFIG) plus environment overrides, validated against config.schema.json. Problems are
 // PaysignalErrors with a stable code naming the file, line and field (or the environment variable).
 //

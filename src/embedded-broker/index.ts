@@ -1,4 +1,4 @@
-// The embedded Kafka-protocol broker (DESIGN section 10): librdkafka's mock cluster behind a small C
+// The embedded Kafka-protocol broker (docs/architecture.md#real-components-in-tests): librdkafka's mock cluster behind a small C
 // launcher (native/mock-broker/launcher.c), compiled on first use with the system C compiler and
 // cached by a hash of its source. Used by the tests and by `paysignal demo`; not for production.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';

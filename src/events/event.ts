@@ -1,4 +1,4 @@
-// The decoded, validated and redacted payment-call event (DESIGN section 2). Every stage after
+// The decoded, validated and redacted payment-call event (docs/architecture.md#input-the-payment-call-event). Every stage after
 // decode works on this shape only; raw bytes never travel further than the decoder.
 
 /** Header names are lower-cased at decode; values are redacted strings. */

@@ -1,4 +1,4 @@
-// Redaction of secrets and personal data (DESIGN section 11). It runs once, at decode, so no sink
+// Redaction of secrets and personal data (docs/architecture.md#security). It runs once, at decode, so no sink
 // ever sees the original values.
 
 export const REDACTED = '[REDACTED]';

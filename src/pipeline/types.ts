@@ -1,4 +1,4 @@
-// The types at which pipeline stages meet (DESIGN section 1). A stage never reaches into another
+// The types at which pipeline stages meet (docs/architecture.md#pipeline-stages). A stage never reaches into another
 // stage's internals; it only sees these.
 import type { PaymentCallEvent } from '../events/event.ts';
 import type { Classification } from '../classify/classification.ts';
@@ -22,7 +22,7 @@ export type RejectionReason =
   | 'invalid_value'
   | 'mapping_failed';
 
-/** Facts the correlation tracker derives for one call (DESIGN section 5). */
+/** Facts the correlation tracker derives for one call (docs/architecture.md#correlation-and-keying-across-replicas). */
 export interface CorrelationFacts {
   /**
    * The id attempts are tied by: idempotency key, else correlation id (some providers, e.g. Kustom,

@@ -1,6 +1,6 @@
 // Fills the report model from NDJSON log files: every line goes through the same decoder,
 // classifier and correlation tracker as `paysignal run`, and is counted the way the metrics sink
-// counts it (DESIGN section 6), so the same events give the same numbers as Prometheus would.
+// counts it (docs/architecture.md#metrics), so the same events give the same numbers as Prometheus would.
 // Events of the report week and of the week before are counted; all others only feed the
 // correlation tracker (a retry violation needs the attempt before it).
 import { createReadStream } from 'node:fs';

@@ -1,4 +1,4 @@
-// Fills the report model from Prometheus' HTTP API (DESIGN section 6 metrics):
+// Fills the report model from Prometheus' HTTP API (docs/architecture.md#metrics metrics):
 // - week totals: `increase(...[1w])` evaluated at the week's end (Monday 00:00 UTC),
 // - the week before: the same with `offset 1w`,
 // - the daily chart: `query_range` with 1 h steps of `increase(...[1h])` over the week,

@@ -1,4 +1,4 @@
-// paysignal's HTTP endpoints (DESIGN sections 9 and 11): metrics and health only.
+// paysignal's HTTP endpoints (docs/architecture.md#cli-and-configuration and #security): metrics and health only.
 //
 //   GET|HEAD /metrics  Prometheus text 0.0.4; OpenMetrics 1.0.0 (with exemplars) when Accept prefers it
 //   GET|HEAD /healthz  200 while the process runs

@@ -1,4 +1,4 @@
-// The dead-letter topic (DESIGN section 2): every rejected record is written with its original bytes,
+// The dead-letter topic (docs/architecture.md#input-the-payment-call-event): every rejected record is written with its original bytes,
 // key and headers, plus headers saying why and where it came from. `flush` resolves only when every
 // record added so far is acknowledged by the brokers; when a write fails it rejects, so the source
 // does not commit the batch and the records come again (nothing is lost). Failures are logged and

@@ -1,4 +1,4 @@
-// Bounded label values (DESIGN section 6). Event data decides label values, so without a bound one
+// Bounded label values (docs/architecture.md#metrics). Event data decides label values, so without a bound one
 // misbehaving provider (or an attacker who controls a response body) creates unlimited series.
 //
 // - provider: providers we have a catalog for pass freely; other ids up to `maxProviders`.

@@ -1,4 +1,4 @@
-// Which trace a call belongs to, and whether its span is kept (DESIGN section 7). Shared by the span
+// Which trace a call belongs to, and whether its span is kept (docs/architecture.md#spans). Shared by the span
 // sink and the metric exemplars, so an exemplar only ever names a trace whose span was exported.
 import { hash, randomFillSync } from 'node:crypto';
 import type { ProcessedEvent } from '../pipeline/types.ts';

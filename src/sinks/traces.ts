@@ -1,4 +1,4 @@
-// One OpenTelemetry CLIENT span per provider call (DESIGN section 7), exported over OTLP/HTTP protobuf.
+// One OpenTelemetry CLIENT span per provider call (docs/architecture.md#spans), exported over OTLP/HTTP protobuf.
 //
 // - Timing comes from the event: start = timestamp - duration, end = timestamp.
 // - Trace id: the event's `traceparent` when valid (the span becomes a child of that span), else

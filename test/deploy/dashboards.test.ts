@@ -245,7 +245,7 @@ describe('PromQL of every dashboard', () => {
     expect(result.code).toBe(0);
   });
 
-  it('reads only metrics paysignal emits, and uses each metric of DESIGN section 6', () => {
+  it('reads only metrics paysignal emits, and uses each metric of docs/architecture.md#metrics', () => {
     const used = usedMetrics(queries);
     const unknown = used.filter((m) => !EMITTED.has(baseMetric(m, HISTOGRAMS)) && !DEFAULT_METRIC.test(m));
     expect(unknown).toEqual([]);

@@ -1,8 +1,8 @@
 // Two weeks of synthetic payment-provider traffic with a known truth, written two ways:
 // - as NDJSON events (what services log), for `--source logs`, and
-// - as the counters paysignal would have exported for those events (DESIGN section 6), hour by
+// - as the counters paysignal would have exported for those events (docs/architecture.md#metrics), hour by
 //   hour, for backfilling a real Prometheus, for `--source prometheus`.
-// The labels each group carries are the classification DESIGN section 3 prescribes; the logs source
+// The labels each group carries are the classification docs/architecture.md#taxonomy prescribes; the logs source
 // derives them with the real classifier, so both sources agree only if the classifier does too.
 import { callEvent } from '../support/events.ts';
 import { HOUR_MS, type IsoWeek } from '../../src/report/week.ts';

@@ -1,4 +1,4 @@
-// The metrics sink (DESIGN section 6): what each event adds to which series, bounded labels,
+// The metrics sink (docs/architecture.md#metrics): what each event adds to which series, bounded labels,
 // exemplars only in OpenMetrics, and an allocation-free hot path.
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';

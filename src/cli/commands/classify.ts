@@ -1,4 +1,4 @@
-// `paysignal classify [FILE|-]`: one JSON line per input line, in order (DESIGN section 9).
+// `paysignal classify [FILE|-]`: one JSON line per input line, in order (docs/architecture.md#cli-and-configuration).
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';

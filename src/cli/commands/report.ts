@@ -1,4 +1,4 @@
-// `paysignal report`: the weekly error-trend report (DESIGN section 9), from Prometheus or log files.
+// `paysignal report`: the weekly error-trend report (docs/architecture.md#cli-and-configuration), from Prometheus or log files.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,5 +1,5 @@
 // `paysignal run`: the service. Kafka -> decode -> classify -> sinks, with the dead-letter topic for
-// rejected events, offsets committed only after every sink finished (DESIGN sections 1, 2, 9).
+// rejected events, offsets committed only after every sink finished (docs/architecture.md#pipeline-stages, #input-the-payment-call-event, #cli-and-configuration).
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 shutdown did not finish within
 // kafka.shutdown_timeout or a fatal error, 2 bad configuration or usage.

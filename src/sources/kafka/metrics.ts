@@ -1,4 +1,4 @@
-// The Kafka source's own metrics (DESIGN section 6), registered on a registry the caller owns.
+// The Kafka source's own metrics (docs/architecture.md#metrics), registered on a registry the caller owns.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface KafkaSourceMetrics {
