@@ -54,7 +54,7 @@ export interface PaysignalConfig {
   readonly http: { readonly host: string; readonly port: number };
   readonly input: { readonly max_event_bytes: number; /** `native`, `ecs`, `otel` or a file path */ readonly mapping: string };
   readonly metrics: { readonly unknown_code_cap: number; readonly unknown_operation_cap: number };
-  readonly tracing: { readonly enabled: boolean; readonly success_sample_ratio: number };
+  readonly tracing: { readonly enabled: boolean; readonly success_sample_ratio: number; readonly max_error_spans_per_second: number };
   /** `ttl` in ms. */
   readonly correlation: { readonly max_keys: number; readonly ttl: number; readonly storm_threshold: number };
   /** Durations in ms. */
@@ -378,7 +378,11 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
     http: { host: str(http.host, DEFAULT_HTTP_HOST), port: int(http.port, DEFAULT_HTTP_PORT) },
     input: { max_event_bytes: int(input.max_event_bytes, 1_048_576), mapping: str(input.mapping, 'native') },
     metrics: { unknown_code_cap: int(metrics.unknown_code_cap, 50), unknown_operation_cap: int(metrics.unknown_operation_cap, 50) },
-    tracing: { enabled: bool(tracing.enabled, true), success_sample_ratio: int(tracing.success_sample_ratio, 0.1) },
+    tracing: {
+      enabled: bool(tracing.enabled, true),
+      success_sample_ratio: int(tracing.success_sample_ratio, 0.1),
+      max_error_spans_per_second: int(tracing.max_error_spans_per_second, 1000),
+    },
     correlation: {
       max_keys: int(correlation.max_keys, 100_000),
       ttl: duration(correlation.ttl, '1h'),

@@ -13,7 +13,11 @@ export function signalsFromConfig(config: PaysignalConfig, classifier: Classifie
     classifier,
     registry,
     metrics: { unknownCodeCap: config.metrics.unknown_code_cap, unknownOperationCap: config.metrics.unknown_operation_cap },
-    tracing: { enabled: config.tracing.enabled, successSampleRatio: config.tracing.success_sample_ratio },
+    tracing: {
+      enabled: config.tracing.enabled,
+      successSampleRatio: config.tracing.success_sample_ratio,
+      maxErrorSpansPerSecond: config.tracing.max_error_spans_per_second,
+    },
     correlation: { maxKeys: config.correlation.max_keys, ttlMs: config.correlation.ttl, stormThreshold: config.correlation.storm_threshold },
   });
 }

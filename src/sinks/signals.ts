@@ -1,5 +1,5 @@
 // The signal stage wired once: correlation tracker, metrics sink, span sink and the /metrics
-// exposition, sharing one registry and one trace-identity resolver (so exemplars name exported spans).
+// exposition, sharing one registry and one trace-identity resolver (so exemplars name kept spans).
 // `paysignal run` and the demo pass `sinks` and `tracker` to createPipeline and `exposition` to the
 // HTTP server.
 import type { Registry } from 'prom-client';
@@ -18,8 +18,11 @@ export interface SignalsOptions {
   readonly registry?: Registry;
   /** config `metrics.unknown_code_cap` / `metrics.unknown_operation_cap`. */
   readonly metrics?: { readonly unknownCodeCap?: number; readonly unknownOperationCap?: number; readonly maxProviders?: number };
-  /** config `tracing.enabled` / `tracing.success_sample_ratio`, plus exporter settings (OTEL_* otherwise). */
-  readonly tracing?: { readonly enabled?: boolean; readonly successSampleRatio?: number } & Omit<TraceSinkOptions, 'registry' | 'identity' | 'successSampleRatio'>;
+  /**
+   * config `tracing.enabled` / `tracing.success_sample_ratio` / `tracing.max_error_spans_per_second`,
+   * plus exporter settings (OTEL_* otherwise).
+   */
+  readonly tracing?: { readonly enabled?: boolean } & Omit<TraceSinkOptions, 'registry' | 'identity'>;
   /** config `correlation.max_keys` / `ttl` (ms) / `storm_threshold`. */
   readonly correlation?: CorrelationTrackerOptions;
 }
@@ -43,7 +46,10 @@ export function createSignals(options: SignalsOptions): Signals {
   const tracing = options.tracing ?? {};
   let traces: TraceSink | null = null;
   if (tracing.enabled !== false) {
-    const identity = createSpanIdentityResolver({ successSampleRatio: tracing.successSampleRatio ?? 1 });
+    const identity = createSpanIdentityResolver({
+      successSampleRatio: tracing.successSampleRatio ?? 1,
+      maxErrorSpansPerSecond: tracing.maxErrorSpansPerSecond ?? 0,
+    });
     const sink = createTraceSink({ ...tracing, registry, identity });
     if (sink.enabled) traces = sink;
     else void sink.close();

@@ -1,7 +1,9 @@
 // Which trace a call belongs to, and whether its span is kept (docs/architecture.md#spans). Shared by the span
-// sink and the metric exemplars, so an exemplar only ever names a trace whose span was exported.
+// sink and the metric exemplars, so an exemplar only ever names a trace whose span is kept: the
+// success ratio and the error-span budget are both decided here, once per event.
 import { hash, randomFillSync } from 'node:crypto';
 import type { ProcessedEvent } from '../pipeline/types.ts';
+import { ErrorSpanBudget, type BudgetWindow } from './span-budget.ts';
 
 export interface SpanIdentity {
   /** 32 lower-case hex digits. */
@@ -10,8 +12,20 @@ export interface SpanIdentity {
   readonly parentSpanId: string | null;
   /** `traceparent` (valid), `correlation` (derived from the attempt key), or `random` (nothing to derive from). */
   readonly source: 'traceparent' | 'correlation' | 'random';
-  /** Errors always; successes by the configured ratio, decided by the trace id (all attempts agree). */
+  /**
+   * Whether the span is kept: errors unless the error-span budget refused them; successes by the
+   * configured ratio, decided by the trace id (all attempts agree).
+   */
   readonly sampled: boolean;
+  /** True when the error-span budget dropped this span. */
+  readonly overBudget: boolean;
+  /**
+   * For an error span kept under the budget: its (provider, code) window, whose `seen / kept` is the
+   * span's sampling weight once the window's second is over. Null otherwise.
+   */
+  readonly window: BudgetWindow | null;
+  /** The sampling weight when `window` is null: 1 for errors, 1 / ratio for successes. */
+  readonly weight: number;
 }
 
 const HEX = /^[0-9a-f]+$/;
@@ -58,6 +72,20 @@ export function randomTraceId(): string {
   return id === ZERO_TRACE ? '00000000000000000000000000000001' : id;
 }
 
+const SPAN_POOL = Buffer.allocUnsafe(8 * 512);
+let spanPoolOffset = SPAN_POOL.length;
+
+/** 16 random hex digits, never all zero: a span id, from a pool like the trace ids. */
+export function randomSpanId(): string {
+  if (spanPoolOffset === SPAN_POOL.length) {
+    randomFillSync(SPAN_POOL);
+    spanPoolOffset = 0;
+  }
+  const id = SPAN_POOL.toString('hex', spanPoolOffset, spanPoolOffset + 8);
+  spanPoolOffset += 8;
+  return id === ZERO_SPAN ? '0000000000000001' : id;
+}
+
 /** The first 16 bytes of SHA-256 over the key: every attempt under one key lands in one trace. */
 export function traceIdFromKey(key: string): string {
   const id = hash('sha256', key, 'hex').slice(0, 32);
@@ -89,15 +117,39 @@ export function traceIdFraction(traceId: string): number {
 }
 
 export interface SpanIdentityResolver {
-  /** Memoised for the last event object, so the span sink and the metrics sink pay for one hash. */
+  /**
+   * Memoised for the last event object, so the span sink and the metrics sink pay for one hash and
+   * the budget counts each error once.
+   */
   resolve(processed: ProcessedEvent): SpanIdentity;
-  /** The trace id when this event's span is exported (for exemplars), else null. */
+  /** The trace id when this event's span is kept (for exemplars), else null. */
   exemplarTraceId(processed: ProcessedEvent): string | null;
+  /** The error-span budget; null when there is no limit. */
+  readonly budget: ErrorSpanBudget | null;
+  /** The wall clock the budget reads, in ms. */
+  readonly now: () => number;
 }
 
-export function createSpanIdentityResolver(options: { readonly successSampleRatio?: number } = {}): SpanIdentityResolver {
+export interface SpanIdentityOptions {
+  /** Share of success spans kept, 0..1; default 1. */
+  readonly successSampleRatio?: number;
+  /** Error spans kept per second of wall time before sampling per (provider, code); 0 or absent: no limit. */
+  readonly maxErrorSpansPerSecond?: number;
+  /** Wall clock in ms for the budget; default Date.now. */
+  readonly now?: () => number;
+}
+
+/** `code` of the budget pair for an error without a provider code (network errors, bare statuses), as the metrics label. */
+const NO_CODE = 'none';
+
+export function createSpanIdentityResolver(options: SpanIdentityOptions = {}): SpanIdentityResolver {
   const ratio = options.successSampleRatio ?? 1;
   if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`successSampleRatio must be within [0, 1], got ${ratio}`);
+  const successWeight = ratio > 0 ? 1 / ratio : 0;
+  const maxPerSecond = options.maxErrorSpansPerSecond ?? 0;
+  if (!(Number.isInteger(maxPerSecond) && maxPerSecond >= 0)) throw new RangeError(`maxErrorSpansPerSecond must be a non-negative integer, got ${maxPerSecond}`);
+  const budget = maxPerSecond > 0 ? new ErrorSpanBudget(maxPerSecond) : null;
+  const now = options.now ?? Date.now;
   let lastEvent: ProcessedEvent | null = null;
   let lastIdentity: SpanIdentity | null = null;
 
@@ -121,11 +173,19 @@ export function createSpanIdentityResolver(options: { readonly successSampleRati
         source = 'random';
       }
     }
-    const sampled = isError || ratio >= 1 || (ratio > 0 && traceIdFraction(traceId) < ratio);
-    return { traceId, parentSpanId, source, sampled };
+    if (!isError) {
+      const sampled = ratio >= 1 || (ratio > 0 && traceIdFraction(traceId) < ratio);
+      return { traceId, parentSpanId, source, sampled, overBudget: false, window: null, weight: successWeight };
+    }
+    if (budget === null) return { traceId, parentSpanId, source, sampled: true, overBudget: false, window: null, weight: 1 };
+    const c = processed.classification;
+    const window = budget.admit(c.provider, c.code ?? NO_CODE, now());
+    return { traceId, parentSpanId, source, sampled: window !== null, overBudget: window === null, window, weight: 1 };
   }
 
   return {
+    budget,
+    now,
     resolve(processed) {
       if (processed === lastEvent && lastIdentity !== null) return lastIdentity;
       const identity = compute(processed);

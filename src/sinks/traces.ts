@@ -3,39 +3,43 @@
 // - Timing comes from the event: start = timestamp - duration, end = timestamp.
 // - Trace id: the event's `traceparent` when valid (the span becomes a child of that span), else
 //   SHA-256 of the payment's correlation id / idempotency key, so every attempt shares one trace.
-// - All error spans are kept; successes are kept by `successSampleRatio`, decided by the trace id.
+// - Which spans are kept is the trace identity's decision (trace-identity.ts), shared with exemplars:
+//   successes by `successSampleRatio`; errors up to the error-span budget, then per (provider, code)
+//   (span-budget.ts). Every kept span carries `payment.sample_weight`, the number of calls it stands
+//   for. Budgeted error spans wait until their second is over, because their weight is only known
+//   then (at most the budget plus one per pair, for at most a second).
+// - Spans are finished records (`ReadableSpan`) built here and handed to the SDK's
+//   BatchSpanProcessor: the span is already over when paysignal sees the call, so the Tracer's
+//   start/end, context and attribute sanitising per event bought nothing (about 7 us per span).
+//   Batching, export and the wire format stay the SDK's.
 // - Export: BatchSpanProcessor over OTLP/HTTP, protobuf unless OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL says
 //   http/json (grpc is refused at startup, naming the fix), configured by the standard OTEL_*
 //   variables (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION, OTEL_SERVICE_NAME,
 //   OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*). `onEvent` only appends to a bounded queue; when the receiver
 //   is slow or down the queue fills and further spans are dropped and counted
-//   (`paysignal_spans_dropped_total{reason="queue_full"}`, and `reason="export_failed"` for batches the
-//   receiver did not take). Events are never held back or dropped for the sake of spans.
-// - Nothing is registered globally; the provider is on the returned object.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type Context } from '@opentelemetry/api';
-import { ExportResultCode, getNumberFromEnv, millisToHrTime, type ExportResult } from '@opentelemetry/core';
+//   (`paysignal_spans_dropped_total{reason="queue_full"}`, `reason="export_failed"` for batches the
+//   receiver did not take, `reason="budget"` for error spans over the budget). Events are never held
+//   back or dropped for the sake of spans.
+// - Nothing is registered globally.
+import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type Link, type SpanContext, type SpanStatus } from '@opentelemetry/api';
+import { ExportResultCode, getNumberFromEnv, hrTimeDuration, millisToHrTime, type ExportResult, type InstrumentationScope } from '@opentelemetry/core';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  RandomIdGenerator,
-  type IdGenerator,
-  type ReadableSpan,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter, type TimedEvent } from '@opentelemetry/sdk-trace-base';
 import type { Registry } from 'prom-client';
 import { PaysignalError } from '../errors.ts';
 import type { EventSink, ProcessedEvent } from '../pipeline/types.ts';
 import { CounterFamily, register, type CounterSlot } from './series.ts';
-import { createSpanIdentityResolver, type SpanIdentityResolver } from './trace-identity.ts';
+import type { BudgetWindow } from './span-budget.ts';
+import { createSpanIdentityResolver, randomSpanId, type SpanIdentityResolver } from './trace-identity.ts';
 
 export interface TraceSinkOptions {
-  /** Share of success spans kept, 0..1; default 1. Error spans are always kept. */
+  /** Share of success spans kept, 0..1; default 1. */
   readonly successSampleRatio?: number;
+  /** Error spans kept per second before sampling per (provider, code); default 0, no limit. Ignored with `identity`. */
+  readonly maxErrorSpansPerSecond?: number;
   /** Registry for paysignal_spans_* counters; omit to keep the counts only on `stats`. */
   readonly registry?: Registry;
   /** Exporter override (tests); default the OTLP/HTTP protobuf exporter configured by OTEL_* variables. */
@@ -59,30 +63,38 @@ export interface TraceSinkOptions {
   readonly serviceVersion?: string;
   /** Longest wait in `close()` for the last spans; default 5000 ms. */
   readonly shutdownTimeoutMs?: number;
-  /** Share one resolver with the metrics sink's exemplars; default a new one with `successSampleRatio`. */
+  /** Share one resolver with the metrics sink's exemplars; default a new one with `successSampleRatio` and `maxErrorSpansPerSecond`. */
   readonly identity?: SpanIdentityResolver;
   /** Environment to read OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL from; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface TraceSinkStats {
+  /** Spans handed to the export queue. */
   readonly started: number;
   readonly exported: number;
   readonly droppedQueueFull: number;
   readonly droppedExportFailed: number;
+  /** Error spans the budget dropped. */
+  readonly droppedBudget: number;
+  /** Success spans left out by the sample ratio (not counted as dropped: that is the configured sampling). */
   readonly sampledOut: number;
+  /** Error spans kept under the budget, waiting for their second to end. */
+  readonly held: number;
   readonly inFlight: number;
 }
 
 export interface TraceSink extends EventSink {
   /** False when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none (and no exporter was passed): onEvent does nothing. */
   readonly enabled: boolean;
-  readonly provider: BasicTracerProvider;
   readonly identity: SpanIdentityResolver;
   /** For the metrics sink's `exemplarTraceId`: the trace id when this event's span is kept, else null. */
   exemplarTraceId(processed: ProcessedEvent): string | null;
   stats(): TraceSinkStats;
-  /** Exports what is queued now (tests, shutdown). Deliberately not the EventSink `flush`: spans never hold up a commit. */
+  /**
+   * Queues the held error spans (with the weights counted so far) and exports what is queued now
+   * (tests, shutdown). Deliberately not the EventSink `flush`: spans never hold up a commit.
+   */
   forceFlush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -108,17 +120,63 @@ export function otlpTracesProtocol(env: NodeJS.ProcessEnv): OtlpTracesProtocol {
   );
 }
 
-/** Hands the SDK a chosen trace id for root spans (derived ids), random ids otherwise. */
-class PresetTraceIdGenerator implements IdGenerator {
-  next: string | null = null;
-  private readonly random = new RandomIdGenerator();
-  generateTraceId(): string {
-    const id = this.next;
-    this.next = null;
-    return id ?? this.random.generateTraceId();
+const NO_LINKS: Link[] = [];
+const NO_EVENTS: TimedEvent[] = [];
+const STATUS_UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+const SAMPLE_WEIGHT = 'payment.sample_weight';
+
+/**
+ * A finished CLIENT span, in the shape the SDK's processors and OTLP exporters read. The SDK's own
+ * Span would record the same fields through a Tracer, a Context and a mutable span per event.
+ */
+class CallSpan implements ReadableSpan {
+  readonly kind = SpanKind.CLIENT;
+  readonly links = NO_LINKS;
+  readonly events = NO_EVENTS;
+  readonly ended = true;
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly name: string;
+  readonly context: SpanContext;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly startTime: HrTime;
+  readonly endTime: HrTime;
+  readonly duration: HrTime;
+  readonly status: SpanStatus;
+  readonly attributes: Attributes;
+  readonly resource: Resource;
+  readonly instrumentationScope: InstrumentationScope;
+  /** The budget window whose `seen / kept` becomes the weight; null once the weight is written. */
+  window: BudgetWindow | null;
+
+  constructor(
+    name: string,
+    context: SpanContext,
+    parent: SpanContext | undefined,
+    startMs: number,
+    endMs: number,
+    status: SpanStatus,
+    attributes: Attributes,
+    resource: Resource,
+    scope: InstrumentationScope,
+    window: BudgetWindow | null,
+  ) {
+    this.name = name;
+    this.context = context;
+    this.parentSpanContext = parent;
+    this.startTime = millisToHrTime(startMs);
+    this.endTime = millisToHrTime(endMs);
+    this.duration = hrTimeDuration(this.startTime, this.endTime);
+    this.status = status;
+    this.attributes = attributes;
+    this.resource = resource;
+    this.instrumentationScope = scope;
+    this.window = window;
   }
-  generateSpanId(): string {
-    return this.random.generateSpanId();
+
+  spanContext(): SpanContext {
+    return this.context;
   }
 }
 
@@ -128,7 +186,9 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
     options.exporter === undefined &&
     ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true' ||
       (env.OTEL_TRACES_EXPORTER ?? '').trim().toLowerCase() === 'none');
-  const identity = options.identity ?? createSpanIdentityResolver({ successSampleRatio: options.successSampleRatio ?? 1 });
+  const identity =
+    options.identity ??
+    createSpanIdentityResolver({ successSampleRatio: options.successSampleRatio ?? 1, maxErrorSpansPerSecond: options.maxErrorSpansPerSecond ?? 0 });
   const maxQueueSize = options.maxQueueSize ?? getNumberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE') ?? 8192;
   const maxExportBatchSize = Math.min(
     maxQueueSize,
@@ -141,12 +201,14 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
   let exported = 0;
   let droppedQueueFull = 0;
   let droppedExportFailed = 0;
+  let droppedBudget = 0;
   let sampledOut = 0;
   let inFlight = 0;
 
   let exportedSlot: CounterSlot | null = null;
   let queueFullSlot: CounterSlot | null = null;
   let exportFailedSlot: CounterSlot | null = null;
+  let budgetSlot: CounterSlot | null = null;
   if (options.registry !== undefined) {
     const exportedFamily = new CounterFamily({
       name: 'paysignal_spans_exported_total',
@@ -155,7 +217,7 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
     });
     const droppedFamily = new CounterFamily({
       name: 'paysignal_spans_dropped_total',
-      help: 'Call spans dropped: queue_full (the export queue was full because the receiver is slow or down) or export_failed (the receiver did not take the batch). Events are never dropped for spans.',
+      help: 'Call spans dropped: queue_full (the export queue was full because the receiver is slow or down), export_failed (the receiver did not take the batch) or budget (error spans over tracing.max_error_spans_per_second; the kept ones carry payment.sample_weight). Events are never dropped for spans.',
       labelNames: ['reason'],
     });
     register(options.registry, exportedFamily);
@@ -163,6 +225,7 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
     exportedSlot = exportedFamily.series('otlp');
     queueFullSlot = droppedFamily.series('queue_full');
     exportFailedSlot = droppedFamily.series('export_failed');
+    budgetSlot = droppedFamily.series('budget');
   }
 
   const protocol = options.exporter !== undefined || disabled ? 'http/protobuf' : otlpTracesProtocol(env);
@@ -205,40 +268,66 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
       }),
     )
     .merge(detectResources({ detectors: [envDetector] }));
-  const ids = new PresetTraceIdGenerator();
+  const scope: InstrumentationScope = { name: 'paysignal', ...(options.serviceVersion !== undefined ? { version: options.serviceVersion } : {}) };
   const processor = new BatchSpanProcessor(counting, { maxQueueSize, maxExportBatchSize, scheduledDelayMillis, exportTimeoutMillis });
-  const provider = new BasicTracerProvider({
-    resource,
-    sampler: new AlwaysOnSampler(),
-    idGenerator: ids,
-    spanProcessors: [processor],
-  });
-  const tracer = provider.getTracer('paysignal', options.serviceVersion);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
   let closed = false;
 
-  function parentContext(traceId: string, parentSpanId: string): Context {
-    return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  // Error spans kept under the budget, until their second is over and their weight is known.
+  const held: CallSpan[] = [];
+  let heldSecond = -1;
+  const budget = identity.budget;
+  const releaseTimer =
+    budget === null || disabled
+      ? null
+      : setInterval(() => {
+          if (held.length > 0 && Math.floor(identity.now() / 1000) > heldSecond) releaseHeld();
+        }, 250);
+  releaseTimer?.unref();
+
+  function enqueue(span: CallSpan): void {
+    if (inFlight >= maxQueueSize) {
+      droppedQueueFull++;
+      if (queueFullSlot !== null) queueFullSlot.value += 1;
+      return;
+    }
+    started++;
+    inFlight++;
+    processor.onEnd(span);
+  }
+
+  function releaseHeld(): void {
+    for (let i = 0; i < held.length; i++) {
+      const span = held[i]!;
+      const window = span.window!;
+      span.attributes[SAMPLE_WEIGHT] = window.seen / window.kept;
+      span.window = null;
+      enqueue(span);
+    }
+    held.length = 0;
   }
 
   return {
     name: 'traces',
     enabled: !disabled,
-    provider,
     identity,
     exemplarTraceId(processed) {
       return disabled ? null : identity.exemplarTraceId(processed);
     },
-    stats: () => ({ started, exported, droppedQueueFull, droppedExportFailed, sampledOut, inFlight }),
+    stats: () => ({ started, exported, droppedQueueFull, droppedExportFailed, droppedBudget, sampledOut, held: held.length, inFlight }),
 
     onEvent(processed: ProcessedEvent): void {
       if (disabled || closed) return;
       const id = identity.resolve(processed);
       if (!id.sampled) {
-        sampledOut++;
+        if (id.overBudget) {
+          droppedBudget++;
+          if (budgetSlot !== null) budgetSlot.value += 1;
+        } else sampledOut++;
         return;
       }
-      if (inFlight >= maxQueueSize) {
+      const window = id.window;
+      if (window === null && inFlight >= maxQueueSize) {
         droppedQueueFull++;
         if (queueFullSlot !== null) queueFullSlot.value += 1;
         return;
@@ -268,8 +357,8 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
           attributes['payment.retry.violation_of'] = correlation.violationOf.retry;
         }
       }
-      const isError = c.outcome === 'error';
-      if (isError) {
+      let status = STATUS_UNSET;
+      if (c.outcome === 'error') {
         const errorType = c.code ?? event.networkError ?? (c.statusCode !== null ? String(c.statusCode) : '_OTHER');
         attributes['error.type'] = errorType;
         if (c.code !== null) attributes['payment.error.code'] = c.code;
@@ -278,31 +367,42 @@ export function createTraceSink(options: TraceSinkOptions = {}): TraceSink {
         if (c.field !== null) attributes['payment.error.field'] = c.field;
         if (c.owner !== null) attributes['payment.error.owner'] = c.owner;
         attributes['payment.error.known'] = c.known;
+        status = { code: SpanStatusCode.ERROR, message: c.code ?? c.category ?? 'error' };
       }
+      if (window === null) attributes[SAMPLE_WEIGHT] = id.weight;
 
-      let ctx: Context = ROOT_CONTEXT;
-      if (id.parentSpanId !== null) ctx = parentContext(id.traceId, id.parentSpanId);
-      else ids.next = id.traceId;
-      const span = tracer.startSpan(`${c.provider} ${operation}`, { kind: SpanKind.CLIENT, startTime: millisToHrTime(endMs - durationMs), attributes }, ctx);
-      ids.next = null;
-      if (isError) span.setStatus({ code: SpanStatusCode.ERROR, message: c.code ?? c.category ?? 'error' });
-      started++;
-      inFlight++;
-      span.end(millisToHrTime(endMs));
+      const context: SpanContext = { traceId: id.traceId, spanId: randomSpanId(), traceFlags: TraceFlags.SAMPLED };
+      const parent: SpanContext | undefined =
+        id.parentSpanId === null ? undefined : { traceId: id.traceId, spanId: id.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };
+      const span = new CallSpan(`${c.provider} ${operation}`, context, parent, endMs - durationMs, endMs, status, attributes, resource, scope, window);
+      if (window === null) {
+        enqueue(span);
+        return;
+      }
+      if (window.second !== heldSecond) {
+        releaseHeld();
+        heldSecond = window.second;
+      }
+      held.push(span);
     },
 
-    forceFlush: () => provider.forceFlush(),
+    async forceFlush(): Promise<void> {
+      releaseHeld();
+      await processor.forceFlush();
+    },
 
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      if (releaseTimer !== null) clearInterval(releaseTimer);
+      releaseHeld();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, shutdownTimeoutMs);
         timer.unref();
       });
       try {
-        await Promise.race([provider.shutdown().catch(() => undefined), timeout]);
+        await Promise.race([processor.shutdown().catch(() => undefined), timeout]);
       } finally {
         clearTimeout(timer);
       }

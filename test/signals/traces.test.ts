@@ -1,5 +1,10 @@
 // Spans over the OTLP/HTTP protobuf wire (docs/architecture.md#spans), received and decoded by a receiver the
 // test starts; and what happens to the pipeline when that receiver is slow or down.
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, type IdGenerator } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import { createMetricsSink } from '../../src/sinks/metrics.ts';
@@ -196,6 +201,44 @@ describe('span per call', () => {
     expect(() => createTraceSink({ env: { [name]: value }, otlp: { url: receiver.tracesUrl } })).toThrow(
       expect.objectContaining({ code: 'OTLP_PROTOCOL_UNSUPPORTED', field: name, message: expect.stringMatching(new RegExp(`${name}="${value}" is not supported.*http/protobuf.*http/json.*4318`)) }),
     );
+  });
+
+  it('a span record reaches the receiver exactly as the SDK tracer would have sent it (span id aside)', async () => {
+    const sink = traceSink();
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const failed = processed(event({ provider: 'wire', operation: 'root', statusCode: 403, durationMs: 12.5, correlationId: 'wire-1', timestampMs: T0 + 0.25 }), MERCHANT_INACTIVE, attempt(2));
+    const child = processed(event({ provider: 'wire', operation: 'child', statusCode: 200, durationMs: 0, traceparent }));
+    sink.onEvent(failed);
+    sink.onEvent(child);
+    await sink.forceFlush();
+    const ours = await spansNamed('wire root', 1).then(async (r) => [...r, ...(await spansNamed('wire child', 1))]);
+    receiver.spans.length = 0;
+
+    // The reference: the SDK's tracer, given the same ids, times, attributes and status.
+    let nextTraceId = '';
+    const ids: IdGenerator = { generateTraceId: () => nextTraceId, generateSpanId: () => 'aaaaaaaaaaaaaaaa' };
+    const provider = new BasicTracerProvider({
+      resource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'paysignal' })),
+      idGenerator: ids,
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: receiver.tracesUrl }))],
+    });
+    const tracer = provider.getTracer('paysignal');
+    for (const span of ours) {
+      const { 'payment.sample_weight': weight, ...rest } = span.attributes;
+      expect(weight).toBe(1);
+      nextTraceId = span.traceId;
+      const context = span.parentSpanId === '' ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+      const reference = tracer.startSpan(span.name, { kind: SpanKind.CLIENT, startTime: millisToHrTime(Number(span.startTimeUnixNano) / 1e6), attributes: { ...(rest as Attributes), 'payment.sample_weight': 1 } }, context);
+      if (span.statusCode === STATUS_ERROR) reference.setStatus({ code: SpanStatusCode.ERROR, message: span.statusMessage });
+      reference.end(millisToHrTime(Number(span.endTimeUnixNano) / 1e6));
+    }
+    await provider.forceFlush();
+    await provider.shutdown();
+    const theirs = await spansNamed('wire root', 1).then(async (r) => [...r, ...(await spansNamed('wire child', 1))]);
+    const withoutSpanId = (spans: typeof ours) => spans.map(({ spanId, ...rest }) => ({ ...rest, spanIdLength: spanId.length }));
+    expect(withoutSpanId(ours)).toEqual(withoutSpanId(theirs));
+    expect(ours.map((s) => s.flags)).toEqual([0x101, 0x301]);
+    expect(ours[0]!.endTimeUnixNano - ours[0]!.startTimeUnixNano).toBe(12_500_000n);
   });
 
   it('OTEL_TRACES_EXPORTER=none turns the sink off', () => {

@@ -71,6 +71,8 @@ export interface ReceivedSpan {
   readonly statusMessage: string;
   readonly resource: Readonly<Record<string, AttributeValue>>;
   readonly scope: string;
+  /** W3C trace flags in the low byte, OTLP's has-is-remote / is-remote bits above (0x100 / 0x200). */
+  readonly flags: number;
 }
 
 export type ReceiverMode = { readonly kind: 'ok' } | { readonly kind: 'slow'; readonly delayMs: number } | { readonly kind: 'fail'; readonly status: number };
@@ -133,6 +135,7 @@ interface DecodedRequest {
           endTimeUnixNano: string;
           attributes?: DecodedKeyValue[];
           status?: { code?: number; message?: string };
+          flags?: number;
         }>;
       }>;
     }>;
@@ -170,6 +173,7 @@ function flatten(request: DecodedRequest, hex: (id: string) => string): Received
           statusMessage: s.status?.message ?? '',
           resource,
           scope: ss.scope?.name ?? '',
+          flags: s.flags ?? 0,
         });
       }
     }
