@@ -46,8 +46,8 @@ interface Measured {
 
 async function measure(mode: 'off' | 'on'): Promise<Measured> {
   const { dataset } = ensureDataset(Number(values.lines), DEFAULT_SEED);
-  const decoder = createDecoder({});
   const classifier = await createClassifier();
+  const decoder = createDecoder({ idHeaders: classifier.idHeaders });
   const tracker = createCorrelationTracker({});
   const events: ProcessedEvent[] = [];
   for (const line of readFileSync(dataset.file).toString('utf8').split('\n')) {
