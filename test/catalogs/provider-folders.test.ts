@@ -6,11 +6,12 @@
 // these examples, in each provider's folder (every row is an example with the seed's status and the
 // verdict docs/architecture.md#taxonomy fixes).
 import { afterAll, describe, expect, it } from 'vitest';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import { GENERIC_PROVIDER, PROVIDERS_DIR, providerFolders } from '../../src/providers/registry.ts';
+import { ROOT } from '../support/cli.ts';
 import { folderProblems, runExamples } from './provider-folders.ts';
 
 const classifier = await createClassifier();
@@ -51,6 +52,21 @@ describe('provider folders', () => {
 
 const dir = await mkdtemp(join(tmpdir(), 'paysignal-provider-folders-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('the walk-through in docs/providers.md', () => {
+  it('is a working provider: its catalog loads, and its example classifies as it says', async () => {
+    const guide = await readFile(join(ROOT, 'docs', 'providers.md'), 'utf8');
+    const [catalogYaml, examplesYaml] = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const providers = join(dir, 'guide');
+    await cp(join(PROVIDERS_DIR, GENERIC_PROVIDER), join(providers, GENERIC_PROVIDER), { recursive: true });
+    await mkdir(join(providers, 'acme'));
+    await writeFile(join(providers, 'acme', 'catalog.yaml'), catalogYaml!);
+    await writeFile(join(providers, 'acme', 'examples.yaml'), examplesYaml!);
+    const withAcme = await createClassifier(providers);
+    expect(withAcme.idHeaders.has('acme-request-id')).toBe(true);
+    expect(await folderProblems(providers, 'acme', withAcme)).toEqual([]);
+  });
+});
 
 describe('the folder check fails', () => {
   it('for a provider folder without examples', async () => {
