@@ -6,6 +6,7 @@ export interface KafkaSourceMetrics {
   readonly batchDuration: Histogram<string>;
   readonly consumed: Counter<'topic'>;
   readonly errors: Counter<'kind'>;
+  readonly offsetsSkipped: Counter<'topic' | 'partition'>;
 }
 
 /** What `paysignal_kafka_errors_total{kind}` counts. */
@@ -56,7 +57,15 @@ export function createKafkaSourceMetrics(registry: Registry): KafkaSourceMetrics
       labelNames: ['kind'] as const,
       registers: [registry],
     });
+  const offsetsSkipped =
+    existing<Counter<'topic' | 'partition'>>(registry, 'paysignal_kafka_offsets_skipped_total') ??
+    new Counter({
+      name: 'paysignal_kafka_offsets_skipped_total',
+      help: 'Messages jumped over without being processed: offsets no longer retained when the consumer got to them (offset out of range).',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    });
   // Every kind exists from the start, at 0, so rate() and alerts see the series before the first error.
   for (const kind of ERROR_KINDS) errors.inc({ kind }, 0);
-  return { lag, batchDuration, consumed, errors };
+  return { lag, batchDuration, consumed, errors, offsetsSkipped };
 }

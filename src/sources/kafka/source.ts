@@ -11,24 +11,30 @@
 //   handled, so at most one fetch response (`maxBytes`) per broker is in memory.
 // - Heartbeats continue while a long batch is in the pipeline.
 // - Rebalances: the assignment comes with every group join; lag series of partitions that are no
-//   longer ours are removed; new partitions start at the committed offset (kafkajs default).
+//   longer ours are removed. Newly assigned partitions stay paused until their start is decided
+//   from the committed offset and the retained range (positions.ts): the committed offset, else
+//   the earliest or latest offset (`fromBeginning`).
+// - No silent skips: a committed offset that retention has removed, or an offset-out-of-range reset
+//   while consuming, is counted in paysignal_kafka_offsets_skipped_total{topic,partition} and logged
+//   at error level with the range; reading resumes at the earliest retained offset, never the latest.
 // - Broker errors: kafkajs retries requests and restarts the consumer after a crash; when it gives up
 //   (non-retriable crash, failed connect), a supervisor recreates the consumer with back-off. The
 //   process never exits for a broker outage; readiness says whether the group is joined and healthy.
 // - stop(): the batch in hand is finished and committed, then the consumer leaves the group.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, TopicPartitions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RecordBatchHandler } from '../../pipeline/types.ts';
 import type { SourceRecord } from '../record.ts';
 import { createKafkaClient, type KafkaClientOptions } from './client.ts';
 import { createKafkaSourceMetrics, type KafkaErrorKind, type KafkaSourceMetrics } from './metrics.ts';
+import { jumpedOver, startPosition, type RetainedRange, type StartPosition } from './positions.ts';
 
 export interface KafkaSourceOptions extends KafkaClientOptions {
   readonly topics: readonly string[];
   readonly groupId: string;
-  /** Where a group without committed offsets starts: the earliest (true) or the latest offset. */
+  /** Where a partition without a committed offset starts: the earliest (true, default) or the latest offset. */
   readonly fromBeginning?: boolean | undefined;
   readonly partitionsConsumedConcurrently?: number | undefined;
   readonly sessionTimeoutMs?: number | undefined;
@@ -110,6 +116,12 @@ function isRebalanceError(error: unknown): boolean {
   return typeof type === 'string' && REBALANCE_ERRORS.has(type);
 }
 
+/** The offset kafkajs fetched a batch from (kafkajs's Batch has it; its typings omit it). */
+function fetchedFrom(batch: Batch): bigint | null {
+  const offset = (batch as Batch & { readonly fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
+  return offset === null || offset === undefined ? null : BigInt(offset);
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -129,6 +141,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
   let state: KafkaSourceState = 'idle';
   let consumer: Consumer | null = null;
   let admin: Admin | null = null;
+  let adminConnected: Promise<Admin> | null = null;
   let supervisor: Promise<void> | null = null;
   let stopping = false;
   let wakeSupervisor: (() => void) | null = null;
@@ -141,8 +154,12 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
   const resumeTimers = new Set<NodeJS.Timeout>();
   /** Consecutive rejected batches per partition, for the back-off. */
   const failures = new Map<string, number>();
-  /** Next offset to process per partition, as far as this consumer committed it. */
-  const committedNext = new Map<string, bigint>();
+  /** Next offset the source expects per assigned partition: where it started, then after each batch. */
+  const nextOffsets = new Map<string, bigint>();
+  /** Bumped at every join and lost assignment, so a positioning of an older assignment stands down. */
+  let generation = 0;
+  /** Deciding where the partitions of the current assignment start; batches wait for it. */
+  let positioning: Promise<void> | null = null;
   const readyWaiters = new Set<() => void>();
 
   const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
@@ -169,7 +186,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       for (const partition of partitions) {
         if (next.get(topic)?.has(partition)) continue;
         metrics.lag.remove({ topic, partition: String(partition) });
-        committedNext.delete(key(topic, partition));
+        nextOffsets.delete(key(topic, partition));
         failures.delete(key(topic, partition));
       }
     }
@@ -178,6 +195,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
 
   function clearAssignment(): void {
     joined = false;
+    generation += 1;
     setAssignment(new Map());
   }
 
@@ -187,27 +205,40 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     return out;
   }
 
+  /** One admin client for lag and positioning, connected once (a failed connect is tried again next time). */
+  function connectedAdmin(): Promise<Admin> {
+    if (adminConnected === null) {
+      const created = kafka.admin();
+      admin = created;
+      adminConnected = created.connect().then(
+        () => created,
+        (error: unknown) => {
+          adminConnected = null;
+          throw error;
+        },
+      );
+    }
+    return adminConnected;
+  }
+
   async function refreshLag(): Promise<void> {
     if (assignment.size === 0 || stopping) return;
     try {
-      if (admin === null) {
-        admin = kafka.admin();
-        await admin.connect();
-      }
+      const brokerAdmin = await connectedAdmin();
       const topics = [...assignment.keys()];
-      const unknown = topics.some((t) => [...(assignment.get(t) ?? [])].some((p) => !committedNext.has(key(t, p))));
+      const unknown = topics.some((t) => [...(assignment.get(t) ?? [])].some((p) => !nextOffsets.has(key(t, p))));
       const committed = new Map<string, bigint>();
       if (unknown) {
-        const fetched = await admin.fetchOffsets({ groupId: options.groupId, topics });
+        const fetched = await brokerAdmin.fetchOffsets({ groupId: options.groupId, topics });
         for (const t of fetched) for (const p of t.partitions) committed.set(key(t.topic, p.partition), BigInt(p.offset));
       }
       for (const topic of topics) {
-        const offsets = await admin.fetchTopicOffsets(topic);
+        const offsets = await brokerAdmin.fetchTopicOffsets(topic);
         for (const o of offsets) {
           if (!isAssigned(topic, o.partition)) continue;
           const k = key(topic, o.partition);
           const high = BigInt(o.high);
-          let next = committedNext.get(k) ?? committed.get(k) ?? -1n;
+          let next = nextOffsets.get(k) ?? committed.get(k) ?? -1n;
           if (next < 0n) next = options.fromBeginning === false ? high : BigInt(o.low);
           const lag = high - next;
           metrics.lag.set({ topic, partition: String(o.partition) }, Number(lag > 0n ? lag : 0n));
@@ -218,18 +249,88 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     }
   }
 
+  function countSkipped(topic: string, partition: number, from: bigint, to: bigint, why: string): void {
+    const skipped = to - from;
+    metrics.offsetsSkipped.inc({ topic, partition: String(partition) }, Number(skipped));
+    logger.error(
+      { topic, partition, firstSkippedOffset: from.toString(), lastSkippedOffset: (to - 1n).toString(), skipped: Number(skipped), resumedAt: to.toString() },
+      `${skipped} messages skipped without being processed: ${why}`,
+    );
+  }
+
+  function applyStart(c: Consumer, topic: string, partition: number, start: StartPosition): void {
+    const k = key(topic, partition);
+    nextOffsets.set(k, start.next);
+    // kafkajs starts at the committed offset, or at the earliest one when there is none (it is
+    // subscribed with fromBeginning); every other start is a seek (which kafkajs commits).
+    const kafkajsStartsThere = start.kind === 'committed' || (start.kind === 'new' && (options.fromBeginning ?? true));
+    if (!kafkajsStartsThere) c.seek({ topic, partition, offset: start.next.toString() });
+    if (start.kind === 'skipped') {
+      countSkipped(topic, partition, start.committed, start.next, 'the committed offset is no longer retained in the topic (retention removed them before they were read)');
+    } else if (start.kind === 'ahead') {
+      logger.warn(
+        { topic, partition, committedOffset: start.committed.toString(), resumedAt: start.next.toString() },
+        'the committed offset lies beyond the end of the partition (topic recreated or truncated?); reading from its earliest offset',
+      );
+    }
+  }
+
+  /** Decides where each partition of a new assignment starts, then lets kafkajs fetch them; retried until it succeeds. */
+  async function positionPartitions(c: Consumer, ofGeneration: number, partitions: readonly TopicPartitions[]): Promise<void> {
+    const fromBeginning = options.fromBeginning ?? true;
+    for (let attempt = 1; !stopping && ofGeneration === generation; attempt++) {
+      try {
+        const brokerAdmin = await connectedAdmin();
+        const topics = partitions.map((t) => t.topic);
+        const committed = new Map<string, bigint>();
+        for (const t of await brokerAdmin.fetchOffsets({ groupId: options.groupId, topics })) {
+          for (const p of t.partitions) committed.set(key(t.topic, p.partition), BigInt(p.offset));
+        }
+        const starts: Array<{ topic: string; partition: number; start: StartPosition }> = [];
+        for (const { topic, partitions: numbers } of partitions) {
+          const ranges = new Map<number, RetainedRange>();
+          for (const o of await brokerAdmin.fetchTopicOffsets(topic)) ranges.set(o.partition, { low: BigInt(o.low), high: BigInt(o.high) });
+          for (const partition of numbers) {
+            const range = ranges.get(partition);
+            if (range === undefined) throw new Error(`the brokers report no offsets for ${topic} partition ${partition}`);
+            starts.push({ topic, partition, start: startPosition(committed.get(key(topic, partition)) ?? -1n, range, fromBeginning) });
+          }
+        }
+        if (stopping || ofGeneration !== generation) return;
+        for (const { topic, partition, start } of starts) applyStart(c, topic, partition, start);
+        c.resume([...partitions]);
+        return;
+      } catch (error) {
+        countError('client');
+        lastError = errorText(error);
+        const delay = backoff(attempt);
+        logger.warn({ err: error, attempt, retryInMs: delay }, 'cannot read the committed offsets and retained ranges of the assigned partitions; retrying');
+        await Promise.race([sleep(delay), stopPromise]);
+      }
+    }
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, pause, isStale } = payload;
     const { topic, partition } = batch;
     lastContactAt = Date.now();
     if (batch.isEmpty()) return;
+    if (positioning !== null) await positioning;
     if (isStale()) {
       // A seek moved this partition; kafkajs fetches it again from there.
       logger.debug({ topic, partition }, 'skipping a stale batch');
       return;
     }
-    const records = batch.messages.map((m) => toSourceRecord(topic, partition, m));
     const k = key(topic, partition);
+    const from = fetchedFrom(batch);
+    if (from !== null) {
+      const expected = nextOffsets.get(k);
+      if (jumpedOver(expected, from) > 0n) {
+        countSkipped(topic, partition, expected!, from, 'the fetch offset was out of range (retention removed them before they were read); resumed at the earliest retained offset');
+      }
+      nextOffsets.set(k, from);
+    }
+    const records = batch.messages.map((m) => toSourceRecord(topic, partition, m));
     const stopTimer = metrics.batchDuration.startTimer();
     const beat = setInterval(() => {
       heartbeat().catch((error: unknown) => logger.debug({ err: error, topic, partition }, 'heartbeat during a batch failed'));
@@ -268,7 +369,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     const last = batch.lastOffset();
     const next = BigInt(last) + 1n;
     resolveOffset(last);
-    committedNext.set(k, next);
+    nextOffsets.set(k, next);
     if (isAssigned(topic, partition)) {
       const lag = BigInt(batch.highWatermark) - next;
       metrics.lag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
@@ -322,8 +423,21 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     });
     c.on(c.events.GROUP_JOIN, (event) => {
       const next: Assignment = new Map();
-      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) next.set(topic, new Set(partitions));
+      const assigned: TopicPartitions[] = [];
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        next.set(topic, new Set(partitions));
+        assigned.push({ topic, partitions: [...partitions] });
+      }
       setAssignment(next);
+      generation += 1;
+      // Back-offs of the previous assignment are void; the positioning resumes every partition.
+      for (const timer of resumeTimers) clearTimeout(timer);
+      resumeTimers.clear();
+      // Paused here, synchronously, before kafkajs fetches: nothing is read before its start is decided.
+      if (assigned.length > 0) {
+        c.pause(assigned);
+        positioning = positionPartitions(c, generation, assigned);
+      }
       joined = true;
       lastContactAt = Date.now();
       if (state === 'joining' || state === 'reconnecting') state = 'consuming';
@@ -346,6 +460,11 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       logger.info({ groupId: options.groupId }, 'consumer group is rebalancing');
     });
     c.on(c.events.REQUEST_TIMEOUT, () => countError('request_timeout'));
+    // kafkajs itself moves past batches that hold only transaction markers or aborted records.
+    c.on(c.events.END_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, lastOffset } = event.payload;
+      if (batchSize === 0 && isAssigned(topic, partition)) nextOffsets.set(key(topic, partition), BigInt(lastOffset) + 1n);
+    });
     c.on(c.events.CRASH, (event) => {
       countError('crash');
       clearAssignment();
@@ -366,7 +485,9 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       state = attempt === 0 ? 'connecting' : 'reconnecting';
       try {
         await consumer.connect();
-        await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+        // kafkajs's reset after OFFSET_OUT_OF_RANGE goes to this default: the earliest retained offset.
+        // `fromBeginning: false` for partitions without a committed offset is a seek (positionPartitions).
+        await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
         if (stopping) break;
         state = 'joining';
         await consumer.run({
