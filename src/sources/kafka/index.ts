@@ -7,7 +7,9 @@ export {
   type KafkaSourceDependencies,
   type KafkaSourceState,
   type KafkaSourceStatus,
+  type AssignedPartition,
 } from './source.ts';
+export { createStateTopic, StateValueTooLarge, stateTopicInstruction, type StateTopic, type LoadResult, type StoredValue } from './state-topic.ts';
 export {
   createKafkaClient,
   KafkaClientConfigError,
