@@ -65,9 +65,10 @@ function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, 
 function startSource(topic: string, group: string, handler: RecordBatchHandler, fromBeginning: boolean) {
   const registry = new Registry();
   const { logger, lines } = capturingLogger();
+  const assignments: string[] = [];
   const source = createKafkaSource(
     { brokers: kafka.brokers, clientId: group, topics: [topic], groupId: group, fromBeginning, sessionTimeoutMs: 6000, heartbeatIntervalMs: 300, maxWaitTimeMs: 200, lagRefreshIntervalMs: 0 },
-    { handler, registry, logger },
+    { handler, registry, logger, onAssignment: (partitions) => assignments.push(partitions.map((p) => `${p.topic}/${p.partition}`).join(',')) },
   );
   sources.add(source);
   source.start();
@@ -75,7 +76,7 @@ function startSource(topic: string, group: string, handler: RecordBatchHandler, 
     const { values } = await registry.getSingleMetric('paysignal_kafka_offsets_skipped_total')!.get();
     return values.filter((v) => v.labels.topic === topic && v.labels.partition === '0').reduce((sum, v) => sum + v.value, 0);
   };
-  return { source, skipped, lines };
+  return { source, skipped, lines, assignments };
 }
 
 async function stopSource(source: KafkaSource): Promise<void> {
@@ -147,6 +148,7 @@ describe('kafka source: offsets removed by retention are counted, logged, and re
     await waitFor('the new messages to be processed', () => (handler.offsets.length >= 5 ? true : undefined), 30_000);
     expect(handler.offsets).toEqual(range(30n, 35n));
     expect(await s.skipped()).toBe(0);
+    expect(s.assignments).toEqual([`${topic}/0`]);
     await stopSource(s.source);
   });
 

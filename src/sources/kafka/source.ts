@@ -51,10 +51,21 @@ export interface KafkaSourceOptions extends KafkaClientOptions {
   readonly readinessStaleMs?: number | undefined;
 }
 
+export interface AssignedPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
 export interface KafkaSourceDependencies {
   readonly handler: RecordBatchHandler;
   readonly registry: Registry;
   readonly logger: Logger;
+  /**
+   * Called with the whole assignment at every group join, before any of its batches is handed over
+   * (the alert engine keeps a watermark per assigned partition). Not called when the consumer only
+   * restarts without a new assignment.
+   */
+  readonly onAssignment?: ((partitions: readonly AssignedPartition[]) => void) | undefined;
 }
 
 export type KafkaSourceState = 'idle' | 'connecting' | 'joining' | 'consuming' | 'reconnecting' | 'stopping' | 'stopped';
@@ -430,6 +441,15 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       }
       setAssignment(next);
       generation += 1;
+      if (deps.onAssignment !== undefined) {
+        const partitions: AssignedPartition[] = [];
+        for (const { topic, partitions: numbers } of assigned) for (const partition of numbers) partitions.push({ topic, partition });
+        try {
+          deps.onAssignment(partitions);
+        } catch (error) {
+          logger.error({ err: error }, 'the assignment listener failed');
+        }
+      }
       // Back-offs of the previous assignment are void; the positioning resumes every partition.
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();
