@@ -21,6 +21,8 @@ export interface KafkaSection {
   readonly group_id: string;
   readonly client_id: string;
   readonly from_beginning: boolean;
+  /** Compacted topic of the alert engine's checkpoints. */
+  readonly state_topic: string;
   readonly partitions_consumed_concurrently: number;
   /** Milliseconds. */
   readonly session_timeout: number;
@@ -64,6 +66,8 @@ export interface PaysignalConfig {
     readonly allowed_lateness: number;
     readonly max_alert_age: number;
     readonly partition_idle_timeout: number;
+    /** Checkpoint the engine to kafka.state_topic and restore it at start. */
+    readonly durable_state: boolean;
   };
   /** `resend_interval` in ms. */
   readonly alertmanager: { readonly url: string | null; readonly resend_interval: number; readonly queue_size: number };
@@ -92,6 +96,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { name: 'KAFKA_CLIENT_ID', path: 'kafka.client_id', kind: 'string' },
   { name: 'KAFKA_FROM_BEGINNING', path: 'kafka.from_beginning', kind: 'boolean' },
   { name: 'KAFKA_DLQ_TOPIC', path: 'dead_letter.topic', kind: 'string' },
+  { name: 'KAFKA_STATE_TOPIC', path: 'kafka.state_topic', kind: 'string' },
   { name: 'KAFKA_SASL_MECHANISM', path: 'kafka.sasl.mechanism', kind: 'string' },
   { name: 'KAFKA_SASL_USERNAME', path: 'kafka.sasl.username', kind: 'string' },
   { name: 'KAFKA_SASL_PASSWORD', path: 'kafka.sasl.password', kind: 'string' },
@@ -337,14 +342,16 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
   const report = section(data, 'report');
   const eventsFile = section(data, 'events_file');
   const tlsEnabled = bool(tls.enabled, tls.ca_file !== undefined || tls.cert_file !== undefined);
+  const groupId = str(k.group_id, 'paysignal');
   return {
     file,
     kafka: {
       brokers: Array.isArray(k.brokers) ? (k.brokers as string[]) : [],
       topics,
-      group_id: str(k.group_id, 'paysignal'),
+      group_id: groupId,
       client_id: str(k.client_id, 'paysignal'),
       from_beginning: bool(k.from_beginning, false),
+      state_topic: str(k.state_topic, `${groupId}.state`),
       partitions_consumed_concurrently: int(k.partitions_consumed_concurrently, 1),
       session_timeout: duration(k.session_timeout, '30s'),
       heartbeat_interval: duration(k.heartbeat_interval, '3s'),
@@ -394,6 +401,7 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
       allowed_lateness: duration(rules.allowed_lateness, '1m'),
       max_alert_age: duration(rules.max_alert_age, '15m'),
       partition_idle_timeout: duration(rules.partition_idle_timeout, '1m'),
+      durable_state: bool(rules.durable_state, true),
     },
     alertmanager: {
       url: str(am.url, null),

@@ -94,6 +94,9 @@ describe('loading the configuration', () => {
     expect(c.http).toEqual({ host: '0.0.0.0', port: 9464 });
     expect(c.kafka.group_id).toBe('paysignal');
     expect(c.kafka.from_beginning).toBe(false);
+    expect(c.kafka.state_topic).toBe('paysignal.state');
+    expect(c.rules.durable_state).toBe(true);
+    expect(parseConfig(null, null, { KAFKA_GROUP_ID: 'billing' }, '/work').kafka.state_topic).toBe('billing.state');
     expect(c.events_file.path).toBeNull();
     expect(() => assertKafkaConfigured(c)).toThrow(/no Kafka brokers configured: set kafka.brokers .* or KAFKA_BROKERS/);
     const withBrokers = parseConfig(null, null, { KAFKA_BROKERS: 'a:1' }, '/work');
@@ -117,7 +120,9 @@ describe('loading the configuration', () => {
       KAFKA_SSL_CA_FILE: '/certs/ca.pem',
       KAFKA_SSL_REJECT_UNAUTHORIZED: 'false',
       PAYSIGNAL_EVENTS_FILE: 'out/events.ndjson',
+      KAFKA_STATE_TOPIC: 'paysignal-checkpoints',
     }, '/work');
+    expect(c.kafka.state_topic).toBe('paysignal-checkpoints');
     expect(c.kafka.brokers).toEqual(['b1:9092', 'b2:9093']);
     expect(c.kafka.topics).toEqual(['calls-a', 'calls-b']);
     expect(c.kafka.group_id).toBe('other');
