@@ -20,6 +20,9 @@ import { alertLine, createDemoTally, renderSummary } from './summary.ts';
 
 export const DEMO_TOPIC = 'payment-calls';
 export const DEMO_DLQ_TOPIC = 'payment-calls.dead-letter';
+const DEMO_GROUP_ID = 'paysignal-demo';
+/** The alert engine's checkpoints; the embedded broker cannot create topics on request, so it starts with it. */
+export const DEMO_STATE_TOPIC = `${DEMO_GROUP_ID}.state`;
 const RULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'rules');
 
 export interface DemoOptions {
@@ -66,7 +69,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   say('paysignal demo: starting the embedded Kafka-protocol broker (librdkafka mock cluster) ...');
   const broker: EmbeddedBroker = await startEmbeddedBroker({
     brokers: 1,
-    topics: [{ name: DEMO_TOPIC, partitions: 3 }, { name: DEMO_DLQ_TOPIC, partitions: 1 }],
+    topics: [{ name: DEMO_TOPIC, partitions: 3 }, { name: DEMO_DLQ_TOPIC, partitions: 1 }, { name: DEMO_STATE_TOPIC, partitions: 1 }],
   });
   let service: RunningService | null = null;
   let producer: Producer | null = null;
@@ -78,7 +81,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       'kafka:',
       `  brokers: [${JSON.stringify(broker.bootstrapServers)}]`,
       `  topics: [${DEMO_TOPIC}]`,
-      '  group_id: paysignal-demo',
+      `  group_id: ${DEMO_GROUP_ID}`,
+      `  state_topic: ${DEMO_STATE_TOPIC}`,
       '  from_beginning: true',
       'dead_letter:',
       `  topic: ${DEMO_DLQ_TOPIC}`,
@@ -92,7 +96,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       ...(options.alertmanagerUrl ? ['alertmanager:', `  url: ${JSON.stringify(options.alertmanagerUrl)}`] : []),
     ].join('\n');
     const env = { ...process.env };
-    for (const name of ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_DLQ_TOPIC', 'PAYSIGNAL_HTTP_HOST', 'PAYSIGNAL_HTTP_PORT', 'PAYSIGNAL_RULES', 'ALERTMANAGER_URL']) delete env[name];
+    for (const name of ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_DLQ_TOPIC', 'KAFKA_STATE_TOPIC', 'PAYSIGNAL_HTTP_HOST', 'PAYSIGNAL_HTTP_PORT', 'PAYSIGNAL_RULES', 'ALERTMANAGER_URL']) delete env[name];
     const config = parseConfig(yaml, null, env);
     service = await startService({ config, logger, sinks: [tally] });
     const metricsUrl = service.http.url;

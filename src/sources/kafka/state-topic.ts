@@ -18,7 +18,7 @@ export interface StateTopicOptions {
   readonly kafka: Kafka;
   readonly topic: string;
   readonly logger: Logger;
-  /** Values larger than this are neither written nor taken when read. */
+  /** Values larger than this are not written (what the reader of a value accepts is its business). */
   readonly maxValueBytes: number;
   /** How long load() may take before it gives up; default 60 s. */
   readonly loadTimeoutMs?: number;
@@ -33,7 +33,8 @@ export interface StoredValue {
 
 export type LoadResult =
   | { readonly found: true; readonly stored: StoredValue }
-  | { readonly found: false; readonly reason: 'none' | 'too_large' | 'deleted'; readonly bytes?: number };
+  /** Never written, or deleted (the newest record is a tombstone). */
+  | { readonly found: false; readonly reason: 'none' | 'deleted' };
 
 export interface StateTopic {
   readonly topic: string;
@@ -152,7 +153,7 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
       });
       if (high <= low) return { found: false, reason: 'none' };
 
-      let latest: { value: Buffer | null; offset: string; timestamp: string; bytes: number } | null = null;
+      let latest: StoredValue | { readonly value: null } | null = null;
       let done: () => void = () => {};
       const reachedEnd = new Promise<void>((resolve) => (done = resolve));
       const consumer: Consumer = kafka.consumer({ groupId: `${topic}.reader.${randomUUID()}`, maxWaitTimeInMs: 200, allowAutoTopicCreation: false });
@@ -167,9 +168,7 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
             for (const m of batch.messages) {
               if (BigInt(m.offset) >= high) break;
               if (m.key?.toString('utf8') !== key) continue;
-              const bytes = m.value?.length ?? 0;
-              // Oversized values are remembered by size only, so a huge record costs no memory here.
-              latest = { value: bytes > maxValueBytes ? null : m.value, offset: m.offset, timestamp: m.timestamp, bytes };
+              latest = m.value === null || m.value.length === 0 ? { value: null } : { value: m.value, offset: m.offset, timestamp: m.timestamp };
             }
             if (BigInt(batch.lastOffset()) + 1n >= high) done();
           },
@@ -184,11 +183,10 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
         clearTimeout(timer);
         await consumer.disconnect().catch(() => {});
       }
-      const found = latest as { value: Buffer | null; offset: string; timestamp: string; bytes: number } | null;
+      const found = latest as StoredValue | { readonly value: null } | null;
       if (found === null) return { found: false, reason: 'none' };
-      if (found.bytes > maxValueBytes) return { found: false, reason: 'too_large', bytes: found.bytes };
-      if (found.value === null || found.bytes === 0) return { found: false, reason: 'deleted' };
-      return { found: true, stored: { value: found.value, offset: found.offset, timestamp: found.timestamp } };
+      if (found.value === null) return { found: false, reason: 'deleted' };
+      return { found: true, stored: found };
     },
 
     async save(key, value) {
