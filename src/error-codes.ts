@@ -70,6 +70,8 @@ export const ERROR_CODES = {
   HTTP_LISTEN_FAILED: fault('service', 'The HTTP server (/metrics, /healthz, /readyz) cannot listen on `http.host`:`http.port` (port in use, no permission).'),
   EVENTS_FILE_UNWRITABLE: fault('service', 'The events file (`events_file.path`) cannot be opened or written.'),
   OTLP_PROTOCOL_UNSUPPORTED: fault('service', '`OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` asks for a protocol other than http/protobuf or http/json.'),
+  STATE_TOPIC_MISSING: fault('service', "The state topic (`kafka.state_topic`, KAFKA_STATE_TOPIC) does not exist and paysignal may not create it; create it with one partition and cleanup.policy=compact. The alert engine's state is not restored and consumption waits until it exists."),
+  STATE_VALUE_TOO_LARGE: fault('service', "An alert engine checkpoint is larger than a checkpoint may be; it is not written (the previous one stays), and the next is tried with the next commit."),
 
   PROMETHEUS_UNREACHABLE: fault('report', 'The Prometheus server of `--prometheus-url` (or `report.prometheus_url`) does not answer.'),
   PROMETHEUS_QUERY_FAILED: fault('report', 'Prometheus answered a report query with an error.'),
