@@ -1,3 +1,23 @@
 #!/usr/bin/env node
-// Node 24 runs the TypeScript sources directly (type stripping), so there is no build step.
-import '../src/cli/main.ts';
+// The `paysignal` command. Plain JavaScript that any Node can parse, so that on a Node older than
+// package.json's `engines` it stops with a message naming both versions instead of a syntax error.
+//
+// From a clone of the repository it runs the TypeScript sources (type stripping, no build step); in
+// an installed package, which ships no sources, it runs the compiled JavaScript in dist/. Deciding by
+// whether the sources are there (rather than whether dist/ is) means a stale dist/ left in a clone by
+// `npm pack` can never shadow the code being worked on.
+import { existsSync, readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const required = /^>=\s*(\d+)/.exec(pkg.engines.node);
+const found = Number(process.versions.node.split('.')[0]);
+if (found < Number(required[1])) {
+  process.stderr.write(
+    `paysignal ${pkg.version} needs Node.js ${required[1]} or newer (engines: "${pkg.engines.node}"), ` +
+      `but ${process.execPath} is Node.js ${process.version}. Install Node.js ${required[1]} LTS and run it again.\n`,
+  );
+  process.exit(1);
+}
+
+const sources = new URL('../src/cli/main.ts', import.meta.url);
+await import(existsSync(sources) ? sources.href : new URL('../dist/cli/main.js', import.meta.url).href);

@@ -1,6 +1,7 @@
 // `paysignal classify [FILE|-]`: one JSON line per input line, in order (docs/architecture.md#cli-and-configuration).
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
+import { extname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
@@ -32,6 +33,10 @@ export interface ClassifyStreamOptions {
   /** Worker threads; 0 classifies on the calling thread. */
   readonly workers: number;
 }
+
+// The worker module has this module's extension: worker.ts from the sources, worker.js in the
+// compiled package (which rewrites import specifiers, not URLs).
+const WORKER_URL = new URL(`../classify/worker${extname(import.meta.url)}`, import.meta.url);
 
 /** Below this, input is gathered before it is cut: fewer, larger chunks for the workers. */
 const MIN_CHUNK_BYTES = 256 * 1024;
@@ -71,7 +76,7 @@ async function inProcess(options: ClassifyStreamOptions, onResult: (seq: number,
 function workerPool(options: ClassifyStreamOptions, onResult: (seq: number, r: ChunkOutput) => void, onError: (e: Error) => void): ChunkClassifier {
   const setup: WorkerSetup = { mapping: options.mapping, maxEventBytes: options.maxEventBytes };
   const workers = Array.from({ length: options.workers }, () => {
-    const worker = new Worker(new URL('../classify/worker.ts', import.meta.url), { workerData: setup });
+    const worker = new Worker(WORKER_URL, { workerData: setup });
     worker.on('message', (reply: ChunkReply) => onResult(reply.seq, reply));
     worker.on('error', onError);
     return worker;
