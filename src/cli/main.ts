@@ -1,4 +1,6 @@
-// The `paysignal` command: dispatches to a subcommand and turns errors into exit codes.
+// The `paysignal` command: dispatches to a subcommand and turns errors into exit codes
+// (0 success, 1 failure, 2 usage error; the same for every subcommand).
+import { readFile } from 'node:fs/promises';
 import { PaysignalError } from '../errors.ts';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -15,17 +17,37 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 };
 
 const USAGE = `Usage: paysignal <command> [options]
+       paysignal --version | --help
 
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
 
-Run \`paysignal <command> --help\` for a command's options.`;
+Examples:
+  paysignal explain kustom MERCHANT_INACTIVE
+  paysignal classify events.ndjson
+  paysignal rules check rules/
+  KAFKA_BROKERS=kafka:9092 KAFKA_TOPIC=payment-calls paysignal run
+  paysignal demo
+
+Exit codes: 0 success, 1 failure (bad input, invalid rules, unknown code, failed run), 2 usage error.
+Output has no colour or terminal control sequences when NO_COLOR is set.
+Run \`paysignal <command> --help\` for a command's options and examples.`;
+
+// package.json is two levels up from both src/cli/main.ts and the package's dist/cli/main.js.
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`${await version()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

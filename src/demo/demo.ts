@@ -40,6 +40,8 @@ export interface DemoOptions {
   readonly alertmanagerUrl: string | null;
   readonly logger: Logger;
   readonly out: NodeJS.WriteStream;
+  /** Redraw the live summary in place with ANSI cursor movement; otherwise print plain frames. */
+  readonly ansi: boolean;
   /** Aborts the run early (Ctrl-C); the demo still stops cleanly. */
   readonly signal: AbortSignal;
   readonly seed: number;
@@ -63,7 +65,7 @@ async function produceAll(producer: Producer, messages: { value: string }[]): Pr
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { logger, out } = options;
-  const isTty = out.isTTY === true;
+  const isTty = options.ansi;
   const say = (text: string): void => void out.write(`${text}\n`);
 
   say('paysignal demo: starting the embedded Kafka-protocol broker (librdkafka mock cluster) ...');

@@ -19,7 +19,15 @@ export const CLASSIFY_USAGE = `Usage: paysignal classify [FILE|-] [--mapping nat
 Reads payment-call events as NDJSON from FILE (or standard input for - or no FILE) and writes one
 JSON line per input line, in order: outcome, provider, operation, status_code, code, category,
 retry, known, field, correlation_id, reason, detail. Invalid lines stay in place with a reason.
---workers: threads that classify (default: one per core, at most 4; 0 classifies on the main thread).`;
+--workers: threads that classify (default: one per core, at most 4; 0 classifies on the main thread).
+
+Examples:
+  paysignal classify events.ndjson
+  zcat filebeat-events.ndjson.gz | paysignal classify - --mapping ecs
+  paysignal classify events.ndjson | jq 'select(.retry == "contact_provider")'
+
+Exit codes: 0 classified (invalid lines included, each with a reason), 1 the input or mapping
+could not be read, 2 usage error.`;
 
 export interface ClassifyCounts {
   lines: number;

@@ -5,6 +5,7 @@ import { usageError } from '../../errors.ts';
 import { runDemo } from '../../demo/demo.ts';
 import { alertLine } from '../../demo/summary.ts';
 import { EmbeddedBrokerError } from '../../embedded-broker/index.ts';
+import { allowsAnsi } from '../terminal.ts';
 
 export const DEMO_USAGE = `Usage: paysignal demo [--duration SECONDS] [--rate EVENTS_PER_SECOND] [--port PORT]
 
@@ -13,7 +14,16 @@ Mercado Pago, Kustom, Setel, Digital River and StableGenius with scripted incide
 service with metrics on http://127.0.0.1:PORT/metrics (default 9464; 0 picks a free port), the
 shipped alert rules, alerts printed here and sent to ALERTMANAGER_URL when set, and spans exported
 over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set. Ctrl-C stops everything cleanly.
-Without --duration it runs for 120 seconds.`;
+Without --duration it runs for 120 seconds. The live summary redraws in place on a terminal;
+with NO_COLOR set (or output not a terminal) it prints plain frames every 10 seconds instead.
+
+Examples:
+  paysignal demo
+  paysignal demo --duration 600 --rate 500 --port 0
+  ALERTMANAGER_URL=http://127.0.0.1:9093 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 paysignal demo
+
+Exit codes: 0 finished or stopped with Ctrl-C (a second Ctrl-C exits at once with 130), 1 the
+embedded broker could not start, 2 usage error.`;
 
 function positiveNumber(name: string, text: string | undefined, fallback: number, allowZero = false): number {
   if (text === undefined) return fallback;
@@ -54,7 +64,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   try {
     const result = await runDemo({
       durationS, eventsPerSecond, eventSpanMs: 3 * 3_600_000, warmUpMs: 24 * 3_600_000, httpHost: '127.0.0.1', httpPort,
-      alertmanagerUrl: process.env.ALERTMANAGER_URL ?? null, logger, out: process.stdout, signal: abort.signal, seed,
+      alertmanagerUrl: process.env.ALERTMANAGER_URL ?? null, logger, out: process.stdout, ansi: allowsAnsi(process.stdout), signal: abort.signal, seed,
     });
     process.stdout.write(`\npaysignal demo finished: ${result.produced} events produced, ${result.processed} classified, ${result.invalid} rejected to the dead-letter topic.\n`);
     process.stdout.write(`alerts fired (${result.alertsFired.length}):\n`);

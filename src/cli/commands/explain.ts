@@ -7,7 +7,14 @@ import { usageError } from '../../errors.ts';
 
 export const EXPLAIN_USAGE = `Usage: paysignal explain PROVIDER CODE [--json]
 
-Shows what a provider's error code means: category, retry decision, who must act, and what to do.`;
+Shows what a provider's error code means: category, retry decision, who must act, and what to do.
+--json prints the catalog entries as JSON.
+
+Examples:
+  paysignal explain kustom MERCHANT_INACTIVE
+  paysignal explain mercadopago invalid_total_amount --json
+
+Exit codes: 0 explained, 1 unknown provider or code (close matches are suggested), 2 usage error.`;
 
 const RETRY_MEANING: Record<string, string> = {
   retry_with_backoff: 'retry with exponential backoff, honouring Retry-After / X-RateLimit-Reset',

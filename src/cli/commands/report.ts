@@ -29,7 +29,11 @@ Options:
   --webhook URL            also POST the Markdown as {"text": ...} (Slack/Mattermost incoming webhook)
   --top N                  rows in top movers and what-to-fix-first (default 10)
 
-Exit status: 0 done, 1 the source or the webhook failed, 2 bad usage.`;
+Examples:
+  paysignal report --source prometheus --prometheus-url http://prometheus:9090
+  paysignal report --source logs --week 2026-W47 --format html --out report-{week}.html events/*.ndjson.gz
+
+Exit codes: 0 done, 1 the source or the webhook failed, 2 usage error.`;
 
 function positiveNumber(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;

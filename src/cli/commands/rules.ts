@@ -21,6 +21,11 @@ export const RULES_USAGE = `Usage: paysignal rules <check|test|compile> [options
           --namespace NS     PrometheusRule metadata.namespace
           --label KEY=VALUE  PrometheusRule metadata label (repeatable)
 
+Examples:
+  paysignal rules check rules/
+  paysignal rules test rules/tests/ --promtool
+  paysignal rules compile rules/ --format prometheusrule --namespace monitoring --out prometheusrule.yaml
+
 Exit codes: 0 ok, 1 invalid rules or failed tests, 2 usage error.`;
 
 type Out = { write(text: string): unknown };

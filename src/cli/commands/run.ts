@@ -18,6 +18,10 @@ KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, KAFKA_SSL, KAFKA_SSL_CA_FILE/CERT_FILE/K
 KAFKA_SSL_REJECT_UNAUTHORIZED, PAYSIGNAL_HTTP_HOST, PAYSIGNAL_HTTP_PORT (default 9464),
 PAYSIGNAL_RULES, ALERTMANAGER_URL, PAYSIGNAL_EVENTS_FILE, PAYSIGNAL_MAX_EVENT_BYTES.
 
+Examples:
+  KAFKA_BROKERS=kafka:9092 KAFKA_TOPIC=payment-calls paysignal run
+  PAYSIGNAL_RULES=rules/ ALERTMANAGER_URL=http://alertmanager:9093 paysignal run --config paysignal.yaml
+
 Exit codes: 0 clean shutdown, 1 shutdown deadline missed or fatal error, 2 bad configuration.`;
 
 export const EXIT_OK = 0;
