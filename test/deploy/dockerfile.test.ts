@@ -1,6 +1,7 @@
 // The Dockerfile cannot be built here (no Docker engine), so these checks read it: the properties the
-// chart relies on (Node 24, non-root numeric user, entrypoint, production dependencies only) and that
-// everything it copies exists and is not excluded by .dockerignore.
+// chart relies on (Node 24, non-root numeric user, entrypoint), that the image installs the packed
+// npm package like `npm install -g` does, and that everything it copies exists and is not excluded by
+// .dockerignore. test/package/ runs that same tarball.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,27 +29,37 @@ describe('Dockerfile', () => {
     expect(pkg.engines.node).toBe('>=24');
   });
 
-  it('installs exactly the locked production dependencies', () => {
+  it('packs the repository with npm pack and installs that tarball globally, production dependencies only', () => {
     const runs = all('RUN').join('\n');
-    expect(runs).toMatch(/npm ci --omit=dev/);
-    expect(all('COPY')).toContain('package.json package-lock.json ./');
+    expect(runs).toMatch(/npm ci --ignore-scripts/);
+    expect(runs).toMatch(/node scripts\/build-package\.mjs\s+&& npm pack --ignore-scripts --pack-destination \/pkg/);
+    expect(runs).toMatch(/npm install -g --omit=dev --ignore-scripts --no-audit --no-fund \/tmp\/paysignal\.tgz\s/);
+    expect(all('COPY')).toContain('--from=pack /pkg/paysignal.tgz /tmp/paysignal.tgz');
+    // The image never runs a source checkout: the runtime stage copies nothing from the context.
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).not.toMatch(/^COPY (?!--from=pack)/m);
   });
 
-  it('copies bin, src, rules and dashboards, and all of them exist', () => {
+  it('copies everything the package build needs into the pack stage, and all of it exists', () => {
     const copies = all('COPY');
-    for (const dir of ['bin', 'src', 'rules', 'dashboards']) {
+    for (const dir of ['bin', 'src', 'native', 'rules', 'dashboards']) {
       expect(copies).toContain(`${dir} ./${dir}`);
       expect(existsSync(join(ROOT, dir)), dir).toBe(true);
     }
+    expect(copies).toContain('package.json package-lock.json ./');
+    expect(copies).toContain('tsconfig.json tsconfig.build.json ./');
+    expect(copies).toContain('scripts/build-package.mjs ./scripts/');
+    for (const file of ['tsconfig.json', 'tsconfig.build.json', 'scripts/build-package.mjs', 'README.md']) expect(existsSync(join(ROOT, file)), file).toBe(true);
   });
 
-  it('runs as the non-root node user (uid 1000, as the chart runAsUser) with the paysignal entrypoint', () => {
+  it('runs as the non-root node user (uid 1000, as the chart runAsUser) with the installed paysignal command', () => {
     const users = all('USER');
     expect(users.at(-1)).toBe('1000:1000');
-    expect(all('ENTRYPOINT')).toEqual(['["node", "bin/paysignal.js"]']);
+    expect(all('ENTRYPOINT')).toEqual(['["paysignal"]']);
     expect(all('CMD')).toEqual(['["run"]']);
     expect(all('EXPOSE')).toEqual(['9464']);
-    expect(existsSync(join(ROOT, 'bin', 'paysignal.js'))).toBe(true);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(Object.keys(pkg.bin)).toEqual(['paysignal']);
     const values = readFileSync(join(ROOT, 'helm', 'paysignal', 'values.yaml'), 'utf8');
     expect(values).toMatch(/runAsUser: 1000\n/);
   });
@@ -67,7 +78,8 @@ describe('.dockerignore', () => {
 
   it('starts from nothing and lets in only what the image copies', () => {
     expect(lines[0]).toBe('*');
-    expect(lines.filter((l) => l.startsWith('!')).sort()).toEqual(['!bin/', '!dashboards/', '!package-lock.json', '!package.json', '!rules/', '!src/']);
+    const copied = all('COPY').filter((c) => !c.startsWith('--from')).flatMap((c) => c.split(' ').slice(0, -1));
+    expect(lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, '')).sort()).toEqual([...copied].sort());
     expect(lines).toContain('**/node_modules');
   });
 });

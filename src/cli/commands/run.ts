@@ -22,7 +22,8 @@ Examples:
   KAFKA_BROKERS=kafka:9092 KAFKA_TOPIC=payment-calls paysignal run
   PAYSIGNAL_RULES=rules/ ALERTMANAGER_URL=http://alertmanager:9093 paysignal run --config paysignal.yaml
 
-Exit codes: 0 clean shutdown, 1 shutdown deadline missed or fatal error, 2 bad configuration.`;
+Exit codes: 0 clean shutdown, 1 shutdown deadline missed or fatal error, 2 usage error (including
+bad configuration).`;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
