@@ -18,9 +18,10 @@ const dist = join(root, 'dist');
 const require = createRequire(import.meta.url);
 const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
 
-// Tests and TypeScript sources never go into the package; directories are walked.
-const isRunTimeAsset = (path) =>
-  statSync(path).isDirectory() || !(/\.[cm]?ts$/.test(path) || /\.test\.[^/]+$/.test(path) || /(^|\/)__tests__(\/|$)/.test(path));
+// Tests, test data and TypeScript sources never go into the package; directories are walked. Test
+// data kept in src/: each provider folder's examples.yaml, which only the tests read (docs/providers.md).
+const TEST_ONLY = [/\.[cm]?ts$/, /\.test\.[^/]+$/, /(^|\/)__tests__(\/|$)/, /(^|\/)providers\/[^/]+\/examples\.yaml$/];
+const isRunTimeAsset = (path) => statSync(path).isDirectory() || !TEST_ONLY.some((pattern) => pattern.test(path));
 
 rmSync(dist, { recursive: true, force: true });
 const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });

@@ -4,7 +4,7 @@
 // exposes only this module; everything else in the package is internal and may change.
 //
 //   const classifier = await createClassifier();
-//   const decoder = createDecoder({ mapping: await loadMapping('ecs') });
+//   const decoder = createDecoder({ idHeaders: classifier.idHeaders, mapping: await loadMapping('ecs') });
 //   const decoded = decoder.decode(Buffer.from(line));
 //   if (decoded.ok) classifier.classify(decoded.event).retry;   // e.g. 'contact_provider'
 
@@ -24,10 +24,11 @@ export type { Environment, Headers, PaymentCallEvent } from './events/event.ts';
 export type { Rejection, RejectionReason } from './pipeline/types.ts';
 
 // Rule compiler: load and validate rule files, then compile them to Prometheus rules.
-export { formatProblem, loadRules, parseRuleSet, RULE_ERROR_CODES } from './alerting/loader.ts';
+export { formatProblem, loadRules, parseRuleSet } from './alerting/loader.ts';
 export type { RuleErrorCode, RuleProblem } from './alerting/loader.ts';
 export { compileRuleSet, toPrometheusRule, toPrometheusRuleFile } from './alerting/compiler.ts';
 export type { PrometheusRuleOptions, PromAlertingRule, PromRecordingRule, PromRule, PromRuleGroup } from './alerting/compiler.ts';
 export type { Rule, RuleKind, RuleSet } from './alerting/types.ts';
 
 export { PaysignalError } from './errors.ts';
+export type { ErrorCode } from './errors.ts';

@@ -91,7 +91,10 @@ afterAll(async () => {
 describe('the packed package, installed into an empty folder', () => {
   it('carries the compiled code, its run-time files and nothing else', () => {
     const files = filesUnder(installed);
-    const sourceAssets = filesUnder(join(ROOT, 'src')).filter((f) => !f.endsWith('.ts'));
+    // Provider folders' examples.yaml are test data (only the tests read them).
+    const testData = (f: string): boolean => /^providers\/[^/]+\/examples\.yaml$/.test(f);
+    const sourceAssets = filesUnder(join(ROOT, 'src')).filter((f) => !f.endsWith('.ts') && !testData(f));
+    expect(files.filter((f) => testData(f.replace(/^dist\//, '')))).toEqual([]);
     const sourceModules = filesUnder(join(ROOT, 'src')).filter((f) => f.endsWith('.ts'));
     expect(sourceAssets.length).toBeGreaterThan(0);
     for (const asset of sourceAssets) expect(files).toContain(`dist/${asset}`);
@@ -217,7 +220,7 @@ describe('the library entry point of the installed package', () => {
     const consumer = `
       import { createClassifier, createDecoder, type Classification, type RuleSet } from 'paysignal';
       const classifier = await createClassifier();
-      const decoded = createDecoder().decode(new TextEncoder().encode('{}'));
+      const decoded = createDecoder({ idHeaders: classifier.idHeaders }).decode(new TextEncoder().encode('{}'));
       const classification: Classification | null = decoded.ok ? classifier.classify(decoded.event) : null;
       export const retry: string | null | undefined = classification?.retry;
       export const sets: RuleSet[] = [];
