@@ -107,7 +107,17 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   }
 
   const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks, deadLetter });
-  const source = createKafkaSource({ ...kafkaSourceOptions(config), socketFactory: options.socketFactory }, { handler: pipeline, registry, logger: logger.child({ component: 'kafka-source' }) });
+  const engine = alerting?.engine ?? null;
+  const source = createKafkaSource(
+    { ...kafkaSourceOptions(config), socketFactory: options.socketFactory },
+    {
+      handler: pipeline,
+      registry,
+      logger: logger.child({ component: 'kafka-source' }),
+      // The engine keeps a watermark per assigned partition (docs/architecture.md#time-model).
+      onAssignment: engine === null ? undefined : (partitions) => engine.assignPartitions(partitions),
+    },
+  );
   let http: HttpServer;
   {
     try {
