@@ -30,7 +30,7 @@ export interface AlertingOptions {
   readonly maxAlertAgeMs?: number;
   /** Engine tick (sending), default 5 s. */
   readonly tickIntervalMs?: number;
-  /** Engine: default 60 s; null disables the idle watermark. */
+  /** Engine: wall time after which a silent partition stops holding the watermark back; default 60 s; null: never. */
   readonly idleTimeoutMs?: number | null;
   readonly maxGroupsPerRule?: number;
   /** Alertmanager re-send period, default 60 s. */

@@ -219,6 +219,17 @@ describe('engine state checkpoint', () => {
     expect(second.watermark()).toBe(first.watermark());
   });
 
+  it('restore() refuses a checkpoint object of another format version and leaves the engine as it was', () => {
+    const first = engineFor();
+    feed(first, BATCHES.slice(0, 20));
+    const second = engineFor();
+    feed(second, BATCHES.slice(0, 10));
+    const before = second.snapshot();
+    const outcome = second.restore({ ...first.snapshot(), version: 2 as unknown as 1 });
+    expect(outcome).toEqual({ ok: false, reason: 'incompatible', detail: 'checkpoint format 2; this engine restores format 1' });
+    expect({ ...second.snapshot(), createdAt: 0 }).toEqual({ ...before, createdAt: 0 });
+  });
+
   it('reports the state size as a metric and restores through restoreState with a counted result', async () => {
     const registry = new Registry();
     const first = engineFor([RULES], registry);
@@ -261,11 +272,20 @@ describe('engine state checkpoint', () => {
       bytes[4] = 2;
       return bytes;
     };
+    /** Right format, but a bucket a trillion steps back: applying it would allocate without bound. */
+    const farBack = (): Uint8Array => {
+      const e = engineFor();
+      feed(e, BATCHES.slice(0, 20));
+      const snapshot = e.snapshot();
+      const rules = snapshot.rules.map((r, i) => (i === 0 ? { ...r, groups: r.groups.map((g) => ({ ...g, counts: [1e12, 1] })) } : r));
+      return encodeCheckpoint({ ...snapshot, rules });
+    };
     const cases: { name: string; bytes: () => Uint8Array | null; result: string; detail: RegExp }[] = [
       { name: 'missing', bytes: () => null, result: 'missing', detail: /no checkpoint stored/ },
       { name: 'not a checkpoint at all', bytes: () => new TextEncoder().encode('{"offsets":{}}'), result: 'corrupt', detail: /no "PSEC" header/ },
       { name: 'damaged in storage (one byte flipped)', bytes: flipped, result: 'corrupt', detail: /does not inflate/ },
       { name: 'well-formed but not the format', bytes: () => withBody({ version: 1, createdAt: 0, watermark: 'soon', partitions: [], rules: [] }), result: 'corrupt', detail: /does not match format 1: watermark must be integer,null/ },
+      { name: 'a bucket further back than any window holds', bytes: farBack, result: 'corrupt', detail: /rule InactiveSpike: a bucket 1000000000000 steps back, more than the \d+ its windows can hold/ },
       { name: 'written by an incompatible version', bytes: versioned, result: 'incompatible', detail: /format 2; this paysignal reads format 1/ },
       { name: 'oversized', bytes: () => new Uint8Array(MAX_CHECKPOINT_BYTES + 1), result: 'oversized', detail: /more than the 16777216 accepted/ },
     ];

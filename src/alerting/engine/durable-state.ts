@@ -8,7 +8,7 @@ import { CHECKPOINT_FORMAT_VERSION, ruleFingerprint, type EngineCheckpoint, type
 import type { PartitionClocks } from './partitions.ts';
 import type { RuleRuntime } from './rule-runtime.ts';
 import type { Alert } from './state-machine.ts';
-import { GroupWindow, NONE } from './windows.ts';
+import { GroupWindow, MAX_EXTRA_BUCKETS, NONE } from './windows.ts';
 
 const orNull = (n: number): number | null => (n === NONE || n === Infinity ? null : n);
 
@@ -45,6 +45,28 @@ export function captureState(runtimes: readonly RuleRuntime[], partitions: Parti
       }),
     ),
   };
+}
+
+/**
+ * Why the checkpoint cannot be applied although its format is right (a bucket further back than any
+ * window of its rule can hold: applying it would allocate without bound); null when it can.
+ */
+export function stateProblem(checkpoint: EngineCheckpoint, runtimes: readonly RuleRuntime[]): string | null {
+  const byId = new Map(runtimes.map((rt) => [`${rt.rule.name}\u0000${ruleFingerprint(rt.rule.fingerprint)}`, rt]));
+  for (const r of checkpoint.rules) {
+    const rt = byId.get(`${r.name}\u0000${r.fingerprint}`);
+    if (rt === undefined) continue;
+    const limit = rt.ringLength + MAX_EXTRA_BUCKETS;
+    for (const g of r.groups) {
+      for (const pairs of [g.counts, g.calls ?? []]) {
+        if (pairs.length % 2 !== 0) return `rule ${r.name}: a group's buckets are not [steps back, count] pairs`;
+        for (let i = 0; i < pairs.length; i += 2) {
+          if ((pairs[i] as number) >= limit) return `rule ${r.name}: a bucket ${pairs[i]} steps back, more than the ${limit} its windows can hold`;
+        }
+      }
+    }
+  }
+  return null;
 }
 
 export interface AppliedState {

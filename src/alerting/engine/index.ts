@@ -20,8 +20,8 @@ import { systemClock, type TimerHandle } from '../clock.ts';
 import { alertingMetrics } from '../metrics.ts';
 import { matchesAll } from '../selector.ts';
 import type { RuleSet } from '../types.ts';
-import { CHECKPOINT_FORMAT_VERSION, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
-import { applyState, captureState } from './durable-state.ts';
+import { CHECKPOINT_FORMAT_VERSION, decodeCheckpoint, encodeCheckpointSized, MAX_CHECKPOINT_BYTES, MAX_CHECKPOINT_JSON_BYTES } from './checkpoint.ts';
+import { applyState, captureState, stateProblem } from './durable-state.ts';
 import { createAlertPublisher, type AlertUpdate } from './notifier.ts';
 import { RuleRuntime } from './rule-runtime.ts';
 import { Scheduler } from './scheduler.ts';
@@ -115,6 +115,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     if (checkpoint.version !== CHECKPOINT_FORMAT_VERSION) {
       return { ok: false, reason: 'incompatible', detail: `checkpoint format ${String(checkpoint.version)}; this engine restores format ${CHECKPOINT_FORMAT_VERSION}` };
     }
+    const problem = stateProblem(checkpoint, runtimes);
+    if (problem !== null) return { ok: false, reason: 'corrupt', detail: problem };
     const applied = applyState(checkpoint, runtimes, partitions, clock.now());
     watermarkMs = applied.watermarkMs;
     return { ok: true, restored: applied.restored, cold: applied.cold, dropped: applied.dropped };
@@ -147,7 +149,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       if (arrival !== 'counted') {
         if (arrival === 'late') {
           lateEvents++;
-          metrics?.partitionLateEvents.inc({ topic: s.topic, partition: String(s.partition) });
+          if (metrics !== null) (p.lateCounter ??= metrics.partitionLateEvents.labels(s.topic, String(s.partition))).inc();
         } else {
           alreadyInState++;
           metrics?.eventsAlreadyInState.inc();
@@ -266,8 +268,14 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     restore,
 
     encodeState(): Uint8Array {
-      const bytes = encodeCheckpoint(engine.snapshot());
+      const { bytes, jsonBytes } = encodeCheckpointSized(engine.snapshot());
       metrics?.stateBytes.set(bytes.length);
+      if (bytes.length > MAX_CHECKPOINT_BYTES || jsonBytes > MAX_CHECKPOINT_JSON_BYTES) {
+        logger?.warn(
+          { bytes: bytes.length, jsonBytes, maxBytes: MAX_CHECKPOINT_BYTES, maxJsonBytes: MAX_CHECKPOINT_JSON_BYTES, ...stateSize() },
+          'alert engine state is larger than a restore accepts: a restart will start cold; lower maxGroupsPerRule or the rules\' spans',
+        );
+      }
       return bytes;
     },
 

@@ -28,6 +28,8 @@ export interface PartitionState extends PartitionRef {
   /** Events with a smaller offset are already in the state (restored from a checkpoint). */
   resumeOffset: number;
   idle: boolean;
+  /** This partition's child of the late-events counter, made at its first late event. */
+  lateCounter: { inc(): void } | null;
 }
 
 export type Arrival = 'counted' | 'late' | 'already_in_state';
@@ -65,7 +67,7 @@ export class PartitionClocks {
     }
     let p = list[partition];
     if (p === undefined) {
-      p = { topic, partition, maxEventTs: NONE, lastArrivalWall: wallNow, nextOffset: -1, resumeOffset: -1, idle: false };
+      p = { topic, partition, maxEventTs: NONE, lastArrivalWall: wallNow, nextOffset: -1, resumeOffset: -1, idle: false, lateCounter: null };
       list[partition] = p;
       this.list.push(p);
       // A partition without events holds the watermark back until it delivers or goes idle.

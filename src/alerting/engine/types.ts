@@ -128,7 +128,7 @@ export type RestoreOutcome =
       /** Rules in the checkpoint that are not loaded (removed or changed): their state is dropped. */
       readonly dropped: readonly string[];
     }
-  | { readonly ok: false; readonly reason: 'incompatible'; readonly detail: string };
+  | { readonly ok: false; readonly reason: 'incompatible' | 'corrupt'; readonly detail: string };
 
 export type RestoreResult = 'restored' | 'missing' | 'corrupt' | 'incompatible' | 'oversized';
 
