@@ -143,10 +143,15 @@ export class RuleRuntime {
     };
   }
 
-  /** Forgets groups whose data no longer reaches any window at grid index k and that hold no alert. */
-  pruneGroups(k: number): void {
+  /**
+   * After the evaluation at grid index k: forgets groups whose data no longer reaches any window and
+   * that hold no alert, and gives stretched windows their base length back when they can.
+   */
+  afterEvaluation(k: number): void {
+    const keepFrom = k + 1 - this.heldBuckets;
     for (const [key, g] of this.groups) {
       if (g.head < k - this.spanBuckets && g.olderMax < k - this.spanBuckets && !this.alerts.has(key)) this.groups.delete(key);
+      else if (g.counts.length > this.ringLength) g.shrink(this.ringLength, keepFrom);
     }
   }
 }

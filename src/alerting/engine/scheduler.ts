@@ -50,7 +50,7 @@ export class Scheduler {
     }
     applyEvaluation(rt.alerts, results, T, rule, (key, value, at) => rt.openAlert(key, value, at), (a, at) => this.publisher.markIfStale(a, at));
     rt.lastEvaluated = T;
-    rt.pruneGroups(k);
+    rt.afterEvaluation(k);
     if (this.listeners.length > 0) {
       const firing = [];
       for (const a of rt.alerts.values()) if (a.state === 'firing') firing.push(rt.snapshotOf(a));

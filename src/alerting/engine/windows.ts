@@ -95,16 +95,37 @@ export class GroupWindow implements GroupCounts {
     return lost;
   }
 
-  /** Widens the ring to hold `wanted` buckets (at most MAX_EXTRA_BUCKETS beyond the base length). */
+  /** Widens the ring to hold `wanted` buckets (a quarter more, for fewer copies; at most MAX_EXTRA_BUCKETS beyond the base length). */
   private grow(wanted: number, baseLength: number): void {
     const n = this.counts.length;
-    const target = Math.min(Math.max(wanted, n * 2), baseLength + MAX_EXTRA_BUCKETS);
-    if (target <= n) return;
-    const counts = new Uint32Array(target);
-    const totals = this.totals === null ? null : new Uint32Array(target);
-    for (let j = this.head - n + 1; j <= this.head; j++) {
-      counts[mod(j, target)] = this.counts[mod(j, n)] as number;
-      if (totals !== null) totals[mod(j, target)] = (this.totals as Uint32Array)[mod(j, n)] as number;
+    if (wanted <= n) return;
+    this.resize(Math.min(Math.max(wanted, Math.ceil(n * 1.25)), baseLength + MAX_EXTRA_BUCKETS));
+  }
+
+  /**
+   * Gives a stretched ring its base length back once the buckets from `keepFrom` to the head fit in
+   * it (the partitions have caught up); the buckets let go are remembered as `olderMax`.
+   */
+  shrink(baseLength: number, keepFrom: number): void {
+    const n = this.counts.length;
+    if (n <= baseLength || this.head === NONE || this.head - keepFrom + 1 > baseLength) return;
+    for (let j = this.head - baseLength; j > this.head - n; j--) {
+      if (this.counts[mod(j, n)] !== 0) {
+        if (j > this.olderMax) this.olderMax = j;
+        break;
+      }
+    }
+    this.resize(baseLength);
+  }
+
+  /** Copies the newest min(old, new length) buckets into rings of `length`. */
+  private resize(length: number): void {
+    const n = this.counts.length;
+    const counts = new Uint32Array(length);
+    const totals = this.totals === null ? null : new Uint32Array(length);
+    for (let j = this.head - Math.min(n, length) + 1; j <= this.head; j++) {
+      counts[mod(j, length)] = this.counts[mod(j, n)] as number;
+      if (totals !== null) totals[mod(j, length)] = (this.totals as Uint32Array)[mod(j, n)] as number;
     }
     this.counts = counts;
     this.totals = totals;
