@@ -73,6 +73,11 @@ export const ERROR_CODES = {
   STATE_TOPIC_MISSING: fault('service', "The state topic (`kafka.state_topic`, KAFKA_STATE_TOPIC) does not exist and paysignal may not create it; create it with one partition and cleanup.policy=compact. The alert engine's state is not restored and consumption waits until it exists."),
   STATE_VALUE_TOO_LARGE: fault('service', "An alert engine checkpoint is larger than a checkpoint may be; it is not written (the previous one stays), and the next is tried with the next commit."),
 
+  WORKER_START_FAILED: fault('service', 'A processing worker (`processing.workers`) could not build its pipeline; the message says why. Startup stops; a worker that fails later is replaced.'),
+  WORKER_BATCH_FAILED: fault('service', 'A processing worker could not process a batch; the batch is not committed and the Kafka source processes it again after a back-off.'),
+  WORKER_EXITED: fault('service', 'A processing worker thread ended unexpectedly; its batches in hand are not committed (they are processed again) and a new worker takes its partitions after a second.'),
+  WORKERS_CLOSED: fault('service', 'A batch arrived while the processing workers were stopping; it is not committed and the next owner of the partition processes it.'),
+
   PROMETHEUS_UNREACHABLE: fault('report', 'The Prometheus server of `--prometheus-url` (or `report.prometheus_url`) does not answer.'),
   PROMETHEUS_QUERY_FAILED: fault('report', 'Prometheus answered a report query with an error.'),
   PROMETHEUS_BAD_RESPONSE: fault('report', 'The server at the Prometheus URL answered with something that is not the Prometheus HTTP API.'),

@@ -538,7 +538,8 @@ const PROVIDER_MIX: readonly (readonly [Provider, number])[] = [
   ['digitalriver', 15],
   ['stablegenius', 15],
 ];
-const SUCCESS_SHARE = 0.7;
+/** Share of successful calls; `--success-share` (the Kafka benchmark's error-heavy traffic uses 0.5). */
+export const DEFAULT_SUCCESS_SHARE = 0.7;
 const NETWORK_ERROR_SHARE = 0.006;
 const SUCCESS_STATUS: readonly (readonly [number, number])[] = [
   [200, 80],
@@ -551,10 +552,12 @@ export interface GenerateOptions {
   lines: number;
   seed: number;
   out: string;
+  successShare?: number;
 }
 
-export function datasetFile(lines: number, seed: number): string {
-  return join(OUT_DIR, `classify-${lines}-s${seed}.ndjson`);
+export function datasetFile(lines: number, seed: number, successShare = DEFAULT_SUCCESS_SHARE): string {
+  const share = successShare === DEFAULT_SUCCESS_SHARE ? '' : `-ok${Math.round(successShare * 100)}`;
+  return join(OUT_DIR, `classify-${lines}-s${seed}${share}.ndjson`);
 }
 
 function manifestFileFor(file: string): string {
@@ -563,6 +566,7 @@ function manifestFileFor(file: string): string {
 
 export function generate(options: GenerateOptions): Dataset {
   const { lines, seed, out } = options;
+  const successShare = options.successShare ?? DEFAULT_SUCCESS_SHARE;
   const rng = new Rng(seed);
   const catalogs = new Map<Provider, CatalogData>();
   for (const p of PROVIDERS) catalogs.set(p, loadCatalog(p));
@@ -623,12 +627,12 @@ export function generate(options: GenerateOptions): Dataset {
     let errorHeaders: Record<string, string> | undefined;
     let attempt = 1;
 
-    if (r < SUCCESS_SHARE) {
+    if (r < successShare) {
       status = call.method === 'POST' && call.operation.startsWith('create') ? rng.weighted(SUCCESS_STATUS) : 200;
       body = gen.successBody(rng, call);
       manifest.outcomes.success++;
       count(provider, null);
-    } else if (r < SUCCESS_SHARE + NETWORK_ERROR_SHARE) {
+    } else if (r < successShare + NETWORK_ERROR_SHARE) {
       status = null;
       networkError = rng.weighted([
         ['timeout', 8],
@@ -696,8 +700,8 @@ export function generate(options: GenerateOptions): Dataset {
 }
 
 /** The dataset for (lines, seed), generated unless an up-to-date copy is already in bench/out/. */
-export function ensureDataset(lines: number, seed: number, force = false): { dataset: Dataset; generated: boolean } {
-  const file = datasetFile(lines, seed);
+export function ensureDataset(lines: number, seed: number, force = false, successShare = DEFAULT_SUCCESS_SHARE): { dataset: Dataset; generated: boolean } {
+  const file = datasetFile(lines, seed, successShare);
   const manifestFile = manifestFileFor(file);
   if (!force && existsSync(file) && existsSync(manifestFile)) {
     try {
@@ -709,7 +713,7 @@ export function ensureDataset(lines: number, seed: number, force = false): { dat
       // regenerate below
     }
   }
-  return { dataset: generate({ lines, seed, out: file }), generated: true };
+  return { dataset: generate({ lines, seed, out: file, successShare }), generated: true };
 }
 
 function main(): void {

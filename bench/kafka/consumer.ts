@@ -1,12 +1,14 @@
 // One measured consumer of the Kafka benchmark (bench/kafka/run.ts starts it as a child process):
 //
 //   node bench/kafka/consumer.ts --mode noop|paysignal --brokers B --topic T --group G --expect N
-//        [--concurrency C] [--rules DIR] [--dlq TOPIC]
+//        [--concurrency C] [--rules DIR] [--dlq TOPIC] [--workers N|auto] [--span-budget N]
 //
 // - `noop`: a kafkajs consumer with an eachBatch that only resolves offsets (kafkajs auto-commit).
 // - `paysignal`: `startService` of `paysignal run` (src/cli/commands/run.ts) with the rules in --rules,
 //   sampled spans exported over OTLP to OTEL_EXPORTER_OTLP_ENDPOINT (the parent's black-hole receiver),
 //   the dead-letter topic, /metrics on a free port; one extra sink counts processed events.
+//   --workers sets processing.workers (0: everything on the main thread); --span-budget sets
+//   tracing.max_error_spans_per_second (absent: the default).
 //
 // Both use the same fetch settings (paysignal's defaults: 1 MB per partition, 10 MB per fetch, 1 s
 // max wait) and the same partitionsConsumedConcurrently. The clock starts at the first batch (the
@@ -16,7 +18,7 @@ import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
 import { startService } from '../../src/service/service.ts';
 import { parseConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logging.ts';
-import type { EventSink } from '../../src/pipeline/types.ts';
+import type { SignalSink } from '../../src/pipeline/types.ts';
 import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
 
 suppressKafkajsTimeoutNegativeWarning();
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     rules: { type: 'string' },
     dlq: { type: 'string' },
+    workers: { type: 'string', default: 'auto' },
+    'span-budget': { type: 'string' },
   },
 });
 const mode = values.mode;
@@ -80,7 +84,7 @@ if (mode === 'noop') {
   report(ms, {});
   await consumer.disconnect();
 } else if (mode === 'paysignal') {
-  const counter: EventSink = {
+  const counter: SignalSink = {
     name: 'bench-counter',
     onEvent() {
       seen(1);
@@ -90,7 +94,9 @@ if (mode === 'noop') {
     },
   };
   const config = parseConfig(
-    `kafka:\n  from_beginning: true\n  partitions_consumed_concurrently: ${concurrency}\n  lag_refresh_interval: 15s\n`,
+    `kafka:\n  from_beginning: true\n  partitions_consumed_concurrently: ${concurrency}\n  lag_refresh_interval: 15s\n` +
+      `processing:\n  workers: ${values.workers}\n` +
+      (values['span-budget'] === undefined ? '' : `tracing:\n  max_error_spans_per_second: ${values['span-budget']}\n`),
     'bench-kafka.yaml',
     {
       KAFKA_BROKERS: brokers,
@@ -105,8 +111,12 @@ if (mode === 'noop') {
   const logger = createLogger({ level: 'warn' });
   const service = await startService({ config, logger, sinks: [counter] });
   const ms = await done;
-  const stats = service.signals.traces?.stats() ?? null;
-  report(ms, { spansStarted: stats?.started ?? 0, spansDropped: stats ? stats.droppedQueueFull + stats.droppedExportFailed : 0 });
+  // From /metrics, so it reads the same with and without workers (spans still queued are not counted yet).
+  const spans = async (name: string): Promise<number> => {
+    const metric = service.registry.getSingleMetric(name);
+    return metric === undefined ? 0 : (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
+  };
+  report(ms, { workers: service.workers, spansExported: await spans('paysignal_spans_exported_total'), spansDropped: await spans('paysignal_spans_dropped_total') });
   await service.stop();
   setTimeout(() => process.exit(0), 3000).unref();
 } else {

@@ -6,6 +6,7 @@
 // milliseconds. Relative paths in the file are resolved against the file's directory; paths from
 // the environment against the working directory.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { PaysignalError, schemaError, yamlSyntaxError } from '../errors.ts';
 import { durationProblem, parseDuration } from '../kernel/duration.ts';
@@ -72,6 +73,8 @@ export interface PaysignalConfig {
   /** `resend_interval` in ms. */
   readonly alertmanager: { readonly url: string | null; readonly resend_interval: number; readonly queue_size: number };
   readonly report: { readonly prometheus_url: string | null; readonly format: 'md' | 'html' };
+  /** Worker threads of the Kafka path: a count (0 = on the main thread) or `auto` (see workerCount). */
+  readonly processing: { readonly workers: number | 'auto' };
   /** NDJSON file of processed events (`-` is stdout); null when off. */
   readonly events_file: { readonly path: string | null };
 }
@@ -86,7 +89,7 @@ type Json = Record<string, unknown>;
 interface EnvBinding {
   readonly name: string;
   readonly path: string;
-  readonly kind: 'string' | 'list' | 'integer' | 'boolean' | 'path';
+  readonly kind: 'string' | 'list' | 'integer' | 'integer_or_auto' | 'boolean' | 'path';
 }
 
 export const ENV_BINDINGS: readonly EnvBinding[] = [
@@ -111,6 +114,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { name: 'ALERTMANAGER_URL', path: 'alertmanager.url', kind: 'string' },
   { name: 'PAYSIGNAL_EVENTS_FILE', path: 'events_file.path', kind: 'path' },
   { name: 'PAYSIGNAL_MAX_EVENT_BYTES', path: 'input.max_event_bytes', kind: 'integer' },
+  { name: 'PAYSIGNAL_WORKERS', path: 'processing.workers', kind: 'integer_or_auto' },
 ];
 
 const validate = compileSchema<Json>(configSchema);
@@ -144,6 +148,12 @@ function envValue(binding: EnvBinding, raw: string, cwd: string): unknown {
   switch (binding.kind) {
     case 'list':
       return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'integer_or_auto':
+      if (text.toLowerCase() === 'auto') return 'auto';
+      if (!/^[0-9]+$/.test(text)) {
+        throw new PaysignalError('CONFIG_ENV_INVALID', `${binding.name} must be a whole number or auto, got ${JSON.stringify(raw)}`, { field: binding.name });
+      }
+      return Number(text);
     case 'integer':
       if (!/^[0-9]+$/.test(text)) {
         throw new PaysignalError('CONFIG_ENV_INVALID', `${binding.name} must be a whole number, got ${JSON.stringify(raw)}`, { field: binding.name });
@@ -341,6 +351,8 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
   const am = section(data, 'alertmanager');
   const report = section(data, 'report');
   const eventsFile = section(data, 'events_file');
+  const processing = section(data, 'processing');
+  const workers: number | 'auto' = typeof processing.workers === 'number' ? processing.workers : 'auto';
   const tlsEnabled = bool(tls.enabled, tls.ca_file !== undefined || tls.cert_file !== undefined);
   const groupId = str(k.group_id, 'paysignal');
   return {
@@ -352,7 +364,7 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
       client_id: str(k.client_id, 'paysignal'),
       from_beginning: bool(k.from_beginning, false),
       state_topic: str(k.state_topic, `${groupId}.state`),
-      partitions_consumed_concurrently: int(k.partitions_consumed_concurrently, 1),
+      partitions_consumed_concurrently: int(k.partitions_consumed_concurrently, defaultConcurrency(workers)),
       session_timeout: duration(k.session_timeout, '30s'),
       heartbeat_interval: duration(k.heartbeat_interval, '3s'),
       rebalance_timeout: duration(k.rebalance_timeout, '60s'),
@@ -409,8 +421,27 @@ function withDefaults(data: Json, file: string | null): PaysignalConfig {
       queue_size: int(am.queue_size, 1000),
     },
     report: { prometheus_url: str(report.prometheus_url, null), format: report.format === 'html' ? 'html' : 'md' },
+    processing: { workers },
     events_file: { path: str(eventsFile.path, null) },
   };
+}
+
+/**
+ * Batches in hand at once by default: one without workers; with workers, two per worker, so a
+ * worker has the next partition's batch while the main thread fetches and commits.
+ */
+function defaultConcurrency(workers: number | 'auto'): number {
+  const n = workerCount(workers, availableParallelism());
+  return n === 0 ? 1 : 2 * n;
+}
+
+/**
+ * The number of worker threads for `processing.workers` on a machine with `cores` cores: `auto` keeps
+ * one core for the main thread (fetching, committing, the alert engine) and gives every other core a
+ * worker, but at least one.
+ */
+export function workerCount(setting: number | 'auto', cores: number): number {
+  return setting === 'auto' ? Math.max(1, cores - 1) : setting;
 }
 
 /** What `paysignal run` cannot start without: brokers and topics. */

@@ -1,5 +1,5 @@
 // The demo's live terminal summary: a sink that counts what the pipeline processed, and a renderer.
-import type { EventSink, ProcessedEvent } from '../pipeline/types.ts';
+import type { SignalEvent, SignalSink } from '../pipeline/types.ts';
 import type { AlertSnapshot } from '../alerting/engine/index.ts';
 
 export interface ProviderTally {
@@ -8,7 +8,7 @@ export interface ProviderTally {
   readonly codes: Map<string, number>;
 }
 
-export interface DemoTally extends EventSink {
+export interface DemoTally extends SignalSink {
   processed: number;
   invalid: number;
   violations: number;
@@ -22,7 +22,7 @@ export function createDemoTally(): DemoTally {
     invalid: 0,
     violations: 0,
     providers: new Map(),
-    onEvent(p: ProcessedEvent) {
+    onEvent(p: SignalEvent) {
       tally.processed++;
       const c = p.classification;
       let t = tally.providers.get(c.provider);

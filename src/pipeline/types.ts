@@ -53,6 +53,24 @@ export interface ProcessedEvent {
 }
 
 /**
+ * The part of a processed event the alert engine and the service's extra sinks read: where it came
+ * from, its event time, its labels and the retry decision it violated. With worker threads
+ * (docs/architecture.md, worker threads) only this crosses back to the main thread, so a sink that
+ * runs there reads nothing else. A ProcessedEvent is one.
+ */
+export interface SignalEvent {
+  readonly record: SourceRecord;
+  readonly event: Pick<PaymentCallEvent, 'timestampMs'>;
+  readonly classification: Pick<Classification, 'outcome' | 'provider' | 'operation' | 'statusCode' | 'code' | 'category' | 'retry' | 'errorType'>;
+  readonly correlation: Pick<CorrelationFacts, 'violationOf'> | null;
+}
+
+/** A sink that needs only the signal part of each event: it runs on the main thread in worker mode. */
+export interface SignalSink extends Omit<EventSink, 'onEvent'> {
+  onEvent(event: SignalEvent): void;
+}
+
+/**
  * A sink receives every processed event, in order. `onEvent` is on the hot path: synchronous,
  * no I/O, never throws for data reasons. Sinks that do I/O buffer and expose `flush`.
  */

@@ -1,24 +1,26 @@
 // The composition root: builds the whole service (Kafka source, pipeline, signals, alerting, HTTP
 // endpoints) from its configuration. `paysignal run`, `paysignal demo`, the benchmarks and the tests
 // start it here; the CLI only parses arguments and handles signals.
+import { availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import type { ISocketFactory } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Alerting } from '../alerting/index.ts';
 import { trackerHeapWarning } from '../classify/correlation.ts';
-import { createClassifier } from '../classify/classifier.ts';
-import { assertKafkaConfigured, type PaysignalConfig } from '../config/config.ts';
+import { createClassifier, type Classifier } from '../classify/classifier.ts';
+import { assertKafkaConfigured, workerCount, type PaysignalConfig } from '../config/config.ts';
 import { PaysignalError } from '../errors.ts';
-import { createDecoder } from '../events/decode.ts';
+import { createDecoder, type Decoder } from '../events/decode.ts';
 import { loadMapping } from '../events/mapping.ts';
 import type { Logger } from '../logging.ts';
 import { signalsFromConfig, startAlertingFromConfig } from '../pipeline/from-config.ts';
-import { createPipeline, type Pipeline } from '../pipeline/pipeline.ts';
-import type { DeadLetterSink, EventSink } from '../pipeline/types.ts';
+import { createPipeline } from '../pipeline/pipeline.ts';
+import type { DeadLetterSink, EventSink, RecordBatchHandler, SignalSink } from '../pipeline/types.ts';
+import { startWorkerPool } from '../pipeline/workers/pool.ts';
 import { startHttpServer, type HttpServer } from '../server/http.ts';
 import { createKafkaDeadLetterSink } from '../sinks/dead-letter.ts';
 import { createEventsFileSink } from '../sinks/events-file.ts';
-import { createMetricsRegistry } from '../sinks/exposition.ts';
+import { createExposition, createMetricsRegistry } from '../sinks/exposition.ts';
 import type { Signals } from '../sinks/signals.ts';
 import { createKafkaClient, tlsConfig } from '../sources/kafka/client.ts';
 import { createKafkaSource, type KafkaSource } from '../sources/kafka/source.ts';
@@ -34,12 +36,21 @@ function discardingDeadLetter(logger: Logger): DeadLetterSink {
   };
 }
 
+/** What processes the source's batches: the in-thread pipeline, or the pool of processing workers. */
+export interface BatchProcessor extends RecordBatchHandler {
+  /** Flushes and closes every sink (and stops the workers). */
+  close(): Promise<void>;
+}
+
 export interface RunningService {
   readonly config: PaysignalConfig;
   readonly registry: Registry;
   readonly source: KafkaSource;
-  readonly pipeline: Pipeline;
-  readonly signals: Signals;
+  readonly pipeline: BatchProcessor;
+  /** Processing worker threads (`processing.workers` resolved); 0 when everything runs on the main thread. */
+  readonly workers: number;
+  /** The signal stage of the main thread; null with workers, where each worker has its own. */
+  readonly signals: Signals | null;
   /** Null when no rules directory is configured. */
   readonly alerting: Alerting | null;
   readonly http: HttpServer;
@@ -52,10 +63,20 @@ export interface StartServiceOptions {
   readonly logger: Logger;
   /** Where every metric of the service lives (served on /metrics); default a new registry with process metrics. */
   readonly registry?: Registry;
-  /** Sinks added after the built-in ones (metrics, spans, alert engine). */
-  readonly sinks?: readonly EventSink[];
+  /**
+   * Sinks added after the built-in ones (metrics, spans, alert engine). They run on the main thread
+   * and, with workers, see the signal part of each event only.
+   */
+  readonly sinks?: readonly SignalSink[];
   /** How the Kafka clients open sockets (proxies, tests); default plain TCP/TLS. */
   readonly socketFactory?: ISocketFactory;
+}
+
+/** The stages that run on the main thread when there are no workers. */
+async function inThreadStages(config: PaysignalConfig, registry: Registry): Promise<{ classifier: Classifier; decoder: Decoder; signals: Signals }> {
+  const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
+  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
+  return { classifier, decoder, signals: signalsFromConfig(config, classifier, registry) };
 }
 
 /** Builds and starts the service from a loaded configuration (also for `paysignal demo`). */
@@ -66,30 +87,34 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   // Configuration problems first, before anything connects (a pending connection would keep the process up).
   tlsConfig(kafkaClientOptions(config).tls);
 
-  const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
-  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
+  const workers = workerCount(config.processing.workers, availableParallelism());
   const heapLimitBytes = getHeapStatistics().heap_size_limit;
-  logger.info({ heapLimitMb: Math.floor(heapLimitBytes / 2 ** 20), correlationMaxKeys: config.correlation.max_keys }, 'V8 heap limit');
+  logger.info({ heapLimitMb: Math.floor(heapLimitBytes / 2 ** 20), correlationMaxKeys: config.correlation.max_keys, workers }, 'V8 heap limit');
+  // Each worker has a heap of this size and a tracker of max_keys of its own.
   const heapWarning = trackerHeapWarning(config.correlation.max_keys, heapLimitBytes);
   if (heapWarning !== null) logger.warn({ field: 'correlation.max_keys' }, heapWarning);
 
   // Opened before anything that starts timers or connections, so a bad path fails fast and clean.
   const eventsFile = config.events_file.path === null ? null : createEventsFileSink(config.events_file.path);
   await eventsFile?.open();
-  const signals = signalsFromConfig(config, classifier, registry);
+  // Without workers the catalogs, the decoder and the signal stage live here; with workers, in each worker.
+  const inThread = workers === 0 ? await inThreadStages(config, registry) : null;
   let alerting: Alerting | null;
   try {
     alerting = await startAlertingFromConfig(config, registry, logger);
   } catch (error) {
-    await signals.close();
+    await inThread?.signals.close();
     throw error;
   }
+  const closeStages = async (): Promise<void> => {
+    await alerting?.close();
+    await inThread?.signals.close();
+  };
 
-  // Metrics and spans first (they see every event), then the alert engine, then the rest.
-  const sinks: EventSink[] = [...signals.sinks];
-  if (alerting !== null) sinks.push(alerting.engine);
-  if (eventsFile !== null) sinks.push(eventsFile);
-  sinks.push(...(options.sinks ?? []));
+  // The alert engine after metrics and spans (which see every event), then the rest.
+  const mainSinks: SignalSink[] = [];
+  if (alerting !== null) mainSinks.push(alerting.engine);
+  const extraSinks = options.sinks ?? [];
 
   let deadLetter: DeadLetterSink;
   if (config.dead_letter.enabled) {
@@ -106,7 +131,22 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     deadLetter = discardingDeadLetter(logger);
   }
 
-  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks, deadLetter });
+  let pipeline: BatchProcessor;
+  if (inThread !== null) {
+    const sinks: EventSink[] = [...inThread.signals.sinks, ...mainSinks];
+    if (eventsFile !== null) sinks.push(eventsFile);
+    sinks.push(...extraSinks);
+    pipeline = createPipeline({ decoder: inThread.decoder, classifier: inThread.classifier, tracker: inThread.signals.tracker, sinks, deadLetter });
+  } else {
+    try {
+      pipeline = await startWorkerPool({ config, workers, registry, logger: logger.child({ component: 'workers' }), deadLetter, sinks: [...mainSinks, ...extraSinks], eventsFile });
+    } catch (error) {
+      await closeStages();
+      await deadLetter.close?.();
+      throw error;
+    }
+  }
+  const exposition = inThread?.signals.exposition ?? createExposition(registry);
   const engine = alerting?.engine ?? null;
   const source = createKafkaSource(
     { ...kafkaSourceOptions(config), socketFactory: options.socketFactory },
@@ -122,7 +162,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   {
     try {
       http = await startHttpServer({
-        exposition: signals.exposition,
+        exposition,
         host: config.http.host,
         port: config.http.port,
         // Startup fails when the rules do not load, so a running service with rules has them loaded.
@@ -130,8 +170,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         onError: (error) => logger.warn({ err: error }, 'HTTP endpoint failed'),
       });
     } catch (error) {
-      await alerting?.close();
-      await signals.close();
+      await pipeline.close().catch(() => {});
+      await closeStages();
       throw new PaysignalError('HTTP_LISTEN_FAILED', `cannot listen on ${config.http.host}:${config.http.port}: ${(error as Error).message}`, { field: 'http.port', cause: error });
     }
     logger.info({ url: http.url }, 'serving /metrics, /healthz and /readyz');
@@ -144,7 +184,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     registry,
     source,
     pipeline,
-    signals,
+    workers,
+    signals: inThread?.signals ?? null,
     alerting,
     http,
     stop() {

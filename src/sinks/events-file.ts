@@ -15,6 +15,8 @@ export interface EventsFileSink extends EventSink {
   open(): Promise<void>;
   /** Lines written so far. */
   lines(): number;
+  /** Adds lines rendered elsewhere (eventLine/invalidLine, by processing workers); written with the next flush. */
+  append(text: string, lines: number): void;
 }
 
 const s = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
@@ -83,6 +85,10 @@ export function createEventsFileSink(path: string): EventsFileSink {
     onInvalid(record, rejection) {
       buffer += invalidLine(record, rejection);
       pendingLines++;
+    },
+    append(text, lines) {
+      buffer += text;
+      pendingLines += lines;
     },
     async flush() {
       const text = buffer;

@@ -1,0 +1,333 @@
+// The Kafka path on worker threads (docs/architecture.md, worker threads): a RecordBatchHandler that
+// routes each partition's records to one worker (fixed affinity, so a partition's order and its
+// correlation state stay on one thread), sends the raw bytes in a transferred buffer, and resolves
+// only when the worker processed the batch and every main-thread sink and the dead-letter topic
+// flushed it; the Kafka source commits only then (at-least-once as without workers).
+//
+// What the main thread does with a worker's reply, before the batch resolves: rejected records go
+// to the dead-letter producer (with their original bytes and headers, which never left this
+// thread), every event's signal tuple goes to the alert engine and any extra sinks, the rendered
+// events-file lines go to the events file. Memory stays bounded as without workers: the source
+// hands over at most `partitions_consumed_concurrently` batches at a time.
+import { Worker } from 'node:worker_threads';
+import type { Registry } from 'prom-client';
+import type { PaysignalConfig } from '../../config/config.ts';
+import { isErrorCode } from '../../error-codes.ts';
+import { PaysignalError } from '../../errors.ts';
+import type { Logger } from '../../logging.ts';
+import type { EventsFileSink } from '../../sinks/events-file.ts';
+import type { SourceRecord } from '../../sources/record.ts';
+import type { DeadLetterSink, RecordBatchHandler, Rejection, SignalSink } from '../types.ts';
+import { registerMergedMetrics } from './merged-metrics.ts';
+import { SIGNAL_STRIDE, type BatchReply, type BatchRequest, type MetricSnapshot, type ReadyReply, type WorkerReply, type WorkerRequest, type WorkerSetup } from './protocol.ts';
+import { SignalUnpacker } from './signal-tuples.ts';
+
+export interface WorkerPoolOptions {
+  readonly config: PaysignalConfig;
+  /** Number of worker threads, at least 1. */
+  readonly workers: number;
+  /** The main registry: the workers' metrics are merged into it. */
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly deadLetter: DeadLetterSink;
+  /** Sinks on the main thread, fed each event's signal part in record order (the alert engine, extra sinks). */
+  readonly sinks: readonly SignalSink[];
+  readonly eventsFile: EventsFileSink | null;
+  /** How long a scrape waits for a worker's metrics before using its previous ones; default 5 s. */
+  readonly metricsTimeoutMs?: number;
+  /** How long close() waits for a worker to export its last spans; default 10 s. */
+  readonly closeTimeoutMs?: number;
+}
+
+export interface WorkerPool extends RecordBatchHandler {
+  readonly size: number;
+  /** The worker that processes this partition's records. */
+  workerOf(topic: string, partition: number): number;
+  /** The thread of worker `index` now (diagnostics and tests). */
+  worker(index: number): Worker;
+  /** Waits for the batches in hand, lets every worker export its last spans, stops the workers. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly records: readonly SourceRecord[];
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Thread {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly ready: Promise<ReadyReply>;
+  readonly unpacker: SignalUnpacker;
+  readonly batches: Map<number, Pending>;
+  readonly metricRequests: Map<number, (metrics: readonly MetricSnapshot[]) => void>;
+  closing: boolean;
+  /** Set when the thread ended; a replacement takes its place in `threads` after RESPAWN_DELAY_MS. */
+  exited: Error | null;
+  closed: Promise<void>;
+}
+
+/** Pause before a crashed worker is replaced, so a worker that cannot start does not spin. */
+const RESPAWN_DELAY_MS = 1000;
+const WORKER_URL = new URL('./worker.ts', import.meta.url);
+const PLACEHOLDER: SourceRecord = Object.freeze({ value: null, source: '', topic: '', partition: 0, offset: '', key: null, headers: Object.freeze({}) });
+
+function topicHash(topic: string): number {
+  let h = 0;
+  for (let i = 0; i < topic.length; i++) h = (Math.imul(h, 31) + topic.charCodeAt(i)) | 0;
+  return h >>> 0;
+}
+
+/** Starts the workers; resolves once each loaded its catalogs, rejects (PaysignalError) when one cannot start. */
+export async function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
+  const { config, logger, deadLetter, eventsFile } = options;
+  const size = options.workers;
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`workers must be a whole number of at least 1, got ${size}`);
+  const metricsTimeoutMs = options.metricsTimeoutMs ?? 5000;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+  const sinks = [...options.sinks];
+  const invalidSinks = sinks.filter((s) => s.onInvalid !== undefined);
+  const flushingSinks = sinks.filter((s) => s.flush !== undefined);
+  const needTuples = sinks.length > 0;
+  const lastMetrics: (readonly MetricSnapshot[])[] = Array.from({ length: size }, () => []);
+  const hashes = new Map<string, number>();
+  let nextId = 1;
+  let closing = false;
+
+  function spawn(index: number): Thread {
+    const setup: WorkerSetup = { config, logLevel: logger.level, signalTuples: needTuples, eventLines: eventsFile !== null, index };
+    const worker = new Worker(WORKER_URL, { workerData: setup, name: `paysignal-worker-${index}` });
+    let readyResolve: (r: ReadyReply) => void = () => {};
+    let readyReject: (e: Error) => void = () => {};
+    const ready = new Promise<ReadyReply>((resolve, reject) => {
+      readyResolve = resolve;
+      readyReject = reject;
+    });
+    ready.catch(() => {}); // observed by whoever awaits it; a crash before anyone did is handled on exit
+    let closedResolve: () => void = () => {};
+    const thread: Thread = {
+      index,
+      worker,
+      ready,
+      unpacker: new SignalUnpacker(PLACEHOLDER),
+      batches: new Map(),
+      metricRequests: new Map(),
+      closing: false,
+      exited: null,
+      closed: new Promise<void>((resolve) => (closedResolve = resolve)),
+    };
+    worker.on('message', (reply: WorkerReply) => {
+      switch (reply.kind) {
+        case 'ready':
+          readyResolve(reply);
+          return;
+        case 'start-failed':
+          readyReject(new PaysignalError(isErrorCode(reply.code) ? reply.code : 'WORKER_START_FAILED', reply.message, { ...(reply.file ? { file: reply.file } : {}), ...(reply.field ? { field: reply.field } : {}) }));
+          return;
+        case 'batch': {
+          const pending = thread.batches.get(reply.id);
+          if (pending === undefined) return;
+          thread.batches.delete(reply.id);
+          try {
+            takeReply(thread, reply, pending.records);
+            pending.resolve();
+          } catch (error) {
+            pending.reject(error as Error);
+          }
+          return;
+        }
+        case 'batch-failed': {
+          const pending = thread.batches.get(reply.id);
+          thread.batches.delete(reply.id);
+          pending?.reject(new PaysignalError('WORKER_BATCH_FAILED', `worker ${index} could not process the batch: ${reply.message}`));
+          return;
+        }
+        case 'metrics':
+          thread.metricRequests.get(reply.id)?.(reply.metrics);
+          thread.metricRequests.delete(reply.id);
+          return;
+        case 'closed':
+          closedResolve();
+          return;
+      }
+    });
+    worker.on('error', (error) => logger.error({ err: error, worker: index }, 'processing worker failed'));
+    worker.on('exit', (code) => {
+      closedResolve();
+      const lost = new PaysignalError('WORKER_EXITED', `processing worker ${index} exited (code ${code}); its batches in hand are not committed and will be processed again`);
+      thread.exited = lost;
+      readyReject(lost);
+      for (const pending of thread.batches.values()) pending.reject(lost);
+      thread.batches.clear();
+      for (const answer of thread.metricRequests.values()) answer(lastMetrics[index]!);
+      thread.metricRequests.clear();
+      if (thread.closing || closing) return;
+      // Its partitions must go on: a new worker takes them (its metrics start from zero). Meanwhile
+      // their batches fail and the source retries them with its back-off.
+      logger.error({ worker: index, code, restartInMs: RESPAWN_DELAY_MS }, 'processing worker exited; starting a new one');
+      const timer = setTimeout(() => {
+        if (closing) return;
+        const replacement = spawn(index);
+        threads[index] = replacement;
+        replacement.ready.catch((error: unknown) => logger.error({ err: error, worker: index }, 'the replacement worker cannot start'));
+      }, RESPAWN_DELAY_MS);
+      timer.unref();
+    });
+    return thread;
+  }
+
+  /** Hands a worker's results to the main thread's sinks, in record order. */
+  function takeReply(thread: Thread, reply: BatchReply, records: readonly SourceRecord[]): void {
+    const { unpacker } = thread;
+    unpacker.learn(reply);
+    const signals = reply.signals;
+    const count = signals.length / SIGNAL_STRIDE;
+    const rejected = reply.rejected;
+    let r = 0;
+    for (let k = 0; k <= count; k++) {
+      // Rejections before this event (all remaining ones after the last).
+      const before = k < count ? signals[k * SIGNAL_STRIDE]! : Number.POSITIVE_INFINITY;
+      while (r < rejected.length && rejected[r]!.index < before) {
+        const { index, reason, detail } = rejected[r++]!;
+        const record = records[index]!;
+        const rejection: Rejection = { reason, detail };
+        deadLetter.add(record, rejection);
+        for (let s = 0; s < invalidSinks.length; s++) invalidSinks[s]!.onInvalid!(record, rejection);
+      }
+      if (k === count) break;
+      const event = unpacker.event(signals, k, records);
+      for (let s = 0; s < sinks.length; s++) sinks[s]!.onEvent(event);
+    }
+    if (eventsFile !== null && reply.lineCount > 0) eventsFile.append(reply.lines, reply.lineCount);
+  }
+
+  const threads: Thread[] = Array.from({ length: size }, (_, i) => spawn(i));
+  let descriptors: ReadyReply['metrics'];
+  try {
+    descriptors = (await Promise.all(threads.map((t) => t.ready)))[0]!.metrics;
+  } catch (error) {
+    closing = true;
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+    throw error;
+  }
+  logger.info({ workers: size }, 'processing workers started');
+
+  function collectFrom(thread: Thread): Promise<readonly MetricSnapshot[]> {
+    const id = nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        thread.metricRequests.delete(id);
+        logger.warn({ worker: thread.index, timeoutMs: metricsTimeoutMs }, 'worker metrics late; serving its previous ones');
+        resolve(lastMetrics[thread.index]!);
+      }, metricsTimeoutMs);
+      thread.metricRequests.set(id, (metrics) => {
+        clearTimeout(timer);
+        if (metrics.length > 0) lastMetrics[thread.index] = metrics;
+        resolve(lastMetrics[thread.index]!);
+      });
+      thread.worker.postMessage({ kind: 'metrics', id } satisfies WorkerRequest);
+    });
+  }
+  registerMergedMetrics(options.registry, descriptors, { collect: () => Promise.all(threads.map(collectFrom)) });
+
+  function workerOf(topic: string, partition: number): number {
+    let h = hashes.get(topic);
+    if (h === undefined) {
+      h = topicHash(topic);
+      hashes.set(topic, h);
+    }
+    return (h + partition) % size;
+  }
+
+  async function send(records: readonly SourceRecord[]): Promise<void> {
+    const first = records[0]!;
+    const thread = threads[workerOf(first.topic, first.partition)]!;
+    await thread.ready;
+    // Until its replacement is up, a dead worker's batches fail; the source retries them with back-off.
+    if (thread.exited !== null) throw thread.exited;
+    const n = records.length;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += records[i]!.value?.length ?? 0;
+    const bytes = new Uint8Array(total);
+    const ends = new Int32Array(n);
+    const offsets = new Array<string>(n);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const record = records[i]!;
+      const value = record.value;
+      if (value === null) ends[i] = -1;
+      else {
+        bytes.set(value, at);
+        at += value.length;
+        ends[i] = at;
+      }
+      offsets[i] = record.offset;
+    }
+    const id = nextId++;
+    const request: BatchRequest = { kind: 'batch', id, source: first.source, topic: first.topic, partition: first.partition, offsets, bytes, ends };
+    await new Promise<void>((resolve, reject) => {
+      thread.batches.set(id, { records, resolve, reject });
+      thread.worker.postMessage(request, [bytes.buffer, ends.buffer]);
+    });
+  }
+
+  /** The batch's records per partition (the Kafka source hands one partition per batch). */
+  function byPartition(records: readonly SourceRecord[]): (readonly SourceRecord[])[] {
+    const first = records[0]!;
+    let one = true;
+    for (let i = 1; i < records.length && one; i++) one = records[i]!.partition === first.partition && records[i]!.topic === first.topic;
+    if (one) return [records];
+    const groups = new Map<string, SourceRecord[]>();
+    for (const record of records) {
+      const key = `${record.topic}\u0000${record.partition}`;
+      const list = groups.get(key);
+      if (list === undefined) groups.set(key, [record]);
+      else list.push(record);
+    }
+    return [...groups.values()];
+  }
+
+  const inHand = new Set<Promise<void>>();
+
+  async function handle(records: readonly SourceRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    if (closing) throw new PaysignalError('WORKERS_CLOSED', 'the processing workers are stopping; the batch is not committed');
+    await Promise.all(byPartition(records).map(send));
+    await deadLetter.flush();
+    for (const sink of flushingSinks) await sink.flush!();
+    await eventsFile?.flush?.();
+  }
+
+  return {
+    size,
+    workerOf,
+    worker: (index) => threads[index]!.worker,
+    handleBatch(records) {
+      const done = handle(records);
+      inHand.add(done);
+      const forget = (): void => void inHand.delete(done);
+      done.then(forget, forget);
+      return done;
+    },
+    async close() {
+      await Promise.allSettled([...inHand]);
+      closing = true;
+      await Promise.all(
+        threads.map(async (thread) => {
+          thread.closing = true;
+          thread.worker.postMessage({ kind: 'close' } satisfies WorkerRequest);
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, closeTimeoutMs)));
+          await Promise.race([thread.closed, late]);
+          clearTimeout(timer);
+          await thread.worker.terminate();
+        }),
+      );
+      for (const sink of sinks) await sink.close?.();
+      await eventsFile?.close?.();
+      await deadLetter.close?.();
+      logger.info({ workers: size }, 'processing workers stopped');
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// The messages between the main thread and the processing workers (docs/architecture.md, worker
+// threads). Record bytes and per-event signal tuples travel in transferred buffers, not as objects:
+// a structured clone of one object per event would cost the main thread what the workers save it.
+import type { PaysignalConfig } from '../../config/config.ts';
+import type { Classification } from '../../classify/classification.ts';
+import type { RejectionReason } from '../types.ts';
+
+export interface WorkerSetup {
+  readonly config: PaysignalConfig;
+  readonly logLevel: string;
+  /** The main thread has sinks (the alert engine, extra sinks) that need each event's signal tuple. */
+  readonly signalTuples: boolean;
+  /** The main thread writes an events file: render each record's line here. */
+  readonly eventLines: boolean;
+  /** This worker's number (0-based), for its logs. */
+  readonly index: number;
+}
+
+/** One partition's records (or part of a batch) for one worker. */
+export interface BatchRequest {
+  readonly kind: 'batch';
+  readonly id: number;
+  readonly source: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offsets: readonly string[];
+  /** Every record's value, one after another. */
+  readonly bytes: Uint8Array;
+  /** Where each value ends in `bytes`; -1 for a record without value (a tombstone). */
+  readonly ends: Int32Array;
+}
+
+export interface MetricsRequest {
+  readonly kind: 'metrics';
+  readonly id: number;
+}
+
+export interface CloseRequest {
+  readonly kind: 'close';
+}
+
+export type WorkerRequest = BatchRequest | MetricsRequest | CloseRequest;
+
+/** A metric as prom-client's `get()` returns it, exemplars included. */
+export interface MetricSnapshot {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly aggregator: string;
+  readonly values: readonly MetricValue[];
+}
+
+export interface MetricValue {
+  readonly labels: Readonly<Record<string, string | number>>;
+  readonly value: number;
+  readonly metricName?: string;
+  readonly exemplar?: { readonly labelSet: Readonly<Record<string, string>>; readonly value: number; readonly timestamp: number } | null;
+}
+
+/** The labels of an event as the engine and main-thread sinks read them (SignalEvent['classification']). */
+export type SignalClass = Pick<Classification, 'outcome' | 'provider' | 'operation' | 'statusCode' | 'code' | 'category' | 'retry' | 'errorType'>;
+
+export interface ViolationTuple {
+  readonly code: string | null;
+  readonly retry: string;
+}
+
+/** Values per event in BatchReply.signals: record index, event time (ms), class id, violation id (0 = none). */
+export const SIGNAL_STRIDE = 4;
+
+export interface BatchReply {
+  readonly kind: 'batch';
+  readonly id: number;
+  /** SIGNAL_STRIDE numbers per processed (valid) event, in record order; empty unless WorkerSetup.signalTuples. */
+  readonly signals: Float64Array;
+  /** Classes first seen in this batch; their ids continue the worker's table. */
+  readonly newClasses: readonly SignalClass[];
+  /** Violations first seen in this batch; ids continue from 1. */
+  readonly newViolations: readonly ViolationTuple[];
+  readonly rejected: readonly { readonly index: number; readonly reason: RejectionReason; readonly detail: string }[];
+  /** The events-file lines of the batch, in record order; empty unless WorkerSetup.eventLines. */
+  readonly lines: string;
+  readonly lineCount: number;
+}
+
+export interface BatchFailure {
+  readonly kind: 'batch-failed';
+  readonly id: number;
+  readonly message: string;
+}
+
+export interface MetricsReply {
+  readonly kind: 'metrics';
+  readonly id: number;
+  readonly metrics: readonly MetricSnapshot[];
+}
+
+export interface ReadyReply {
+  readonly kind: 'ready';
+  /** The worker's metrics (no values), in registration order: the main thread registers their merged view. */
+  readonly metrics: readonly Pick<MetricSnapshot, 'name' | 'help' | 'type' | 'aggregator'>[];
+}
+
+export interface StartFailure {
+  readonly kind: 'start-failed';
+  readonly code: string;
+  readonly message: string;
+  readonly file?: string | undefined;
+  readonly field?: string | undefined;
+}
+
+export interface ClosedReply {
+  readonly kind: 'closed';
+}
+
+export type WorkerReply = BatchReply | BatchFailure | MetricsReply | ReadyReply | StartFailure | ClosedReply;

@@ -1,0 +1,148 @@
+// Per-event signal tuples: how the alert engine and the main thread's sinks learn about events that
+// a worker processed. A worker numbers each distinct label combination (class) and each distinct
+// violated decision once, and sends per event only numbers: record index, event time, class id,
+// violation id. New classes and violations travel with the batch that first used them. The main
+// thread turns the numbers back into SignalEvents against its copy of each worker's tables.
+import type { CorrelationFacts, ProcessedEvent, SignalEvent, SignalSink } from '../types.ts';
+import type { SourceRecord } from '../../sources/record.ts';
+import { SIGNAL_STRIDE, type BatchReply, type SignalClass, type ViolationTuple } from './protocol.ts';
+
+/** Nested Maps keyed by the class's fields: a lookup of a known class allocates nothing. */
+type Level = Map<unknown, unknown>;
+
+/** Worker side: collects the tuples of one batch at a time. */
+export class SignalPacker {
+  private readonly classRoot: Level = new Map();
+  private classCount = 0;
+  private readonly violationRoot: Level = new Map();
+  private violationCount = 0;
+  private buffer = new Float64Array(SIGNAL_STRIDE * 1024);
+  private length = 0;
+  private newClasses: SignalClass[] = [];
+  private newViolations: ViolationTuple[] = [];
+
+  add(index: number, processed: ProcessedEvent): void {
+    if (this.length + SIGNAL_STRIDE > this.buffer.length) {
+      const grown = new Float64Array(this.buffer.length * 2);
+      grown.set(this.buffer);
+      this.buffer = grown;
+    }
+    const b = this.buffer;
+    const at = this.length;
+    b[at] = index;
+    b[at + 1] = processed.event.timestampMs;
+    b[at + 2] = this.classId(processed.classification);
+    b[at + 3] = this.violationId(processed.correlation);
+    this.length = at + SIGNAL_STRIDE;
+  }
+
+  /** The batch's tuples in a buffer of their own (to be transferred), and the new table entries. */
+  take(): Pick<BatchReply, 'signals' | 'newClasses' | 'newViolations'> {
+    const signals = this.buffer.slice(0, this.length);
+    const out = { signals, newClasses: this.newClasses, newViolations: this.newViolations };
+    this.length = 0;
+    this.newClasses = [];
+    this.newViolations = [];
+    return out;
+  }
+
+  private classId(c: SignalClass): number {
+    let node = this.classRoot;
+    node = step(node, c.provider);
+    node = step(node, c.operation);
+    node = step(node, c.statusCode);
+    node = step(node, c.code);
+    node = step(node, c.category);
+    node = step(node, c.retry);
+    node = step(node, c.errorType);
+    const id = node.get(c.outcome) as number | undefined;
+    if (id !== undefined) return id;
+    const created = this.classCount++;
+    node.set(c.outcome, created);
+    this.newClasses.push({
+      outcome: c.outcome,
+      provider: c.provider,
+      operation: c.operation,
+      statusCode: c.statusCode,
+      code: c.code,
+      category: c.category,
+      retry: c.retry,
+      errorType: c.errorType,
+    });
+    return created;
+  }
+
+  private violationId(facts: CorrelationFacts | null): number {
+    const v = facts?.violationOf ?? null;
+    if (v === null) return 0;
+    const node = step(this.violationRoot, v.code);
+    const id = node.get(v.retry) as number | undefined;
+    if (id !== undefined) return id;
+    const created = ++this.violationCount;
+    node.set(v.retry, created);
+    this.newViolations.push({ code: v.code, retry: v.retry });
+    return created;
+  }
+}
+
+function step(node: Level, key: unknown): Level {
+  let next = node.get(key) as Level | undefined;
+  if (next === undefined) {
+    next = new Map();
+    node.set(key, next);
+  }
+  return next;
+}
+
+type Correlation = Pick<CorrelationFacts, 'violationOf'>;
+const NO_VIOLATION: Correlation = Object.freeze({ violationOf: null });
+
+/** The SignalEvent handed to main-thread sinks; one object reused for every event (sinks must not keep it). */
+interface MutableSignalEvent {
+  record: SourceRecord;
+  event: { timestampMs: number };
+  classification: SignalClass;
+  correlation: Correlation;
+}
+
+/** Main-thread side: one per worker, holding that worker's tables. */
+export class SignalUnpacker {
+  private readonly classes: SignalClass[] = [];
+  private readonly violations: Correlation[] = [NO_VIOLATION];
+  private readonly view: MutableSignalEvent;
+
+  constructor(placeholder: SourceRecord) {
+    this.view = { record: placeholder, event: { timestampMs: 0 }, classification: { outcome: 'success', provider: '', operation: null, statusCode: null, code: null, category: null, retry: null, errorType: null }, correlation: NO_VIOLATION };
+  }
+
+  /** Takes a reply's new table entries; call once per reply, before `event`. */
+  learn(reply: Pick<BatchReply, 'newClasses' | 'newViolations'>): void {
+    for (const c of reply.newClasses) this.classes.push(Object.freeze(c));
+    for (const v of reply.newViolations) this.violations.push(Object.freeze({ violationOf: Object.freeze(v) }) as Correlation);
+  }
+
+  /** The event of tuple `k` of `signals`, for records `records`; valid until the next call. */
+  event(signals: Float64Array, k: number, records: readonly SourceRecord[]): SignalEvent {
+    const at = k * SIGNAL_STRIDE;
+    const view = this.view;
+    view.record = records[signals[at]!]!;
+    view.event.timestampMs = signals[at + 1]!;
+    view.classification = this.classes[signals[at + 2]!]!;
+    view.correlation = this.violations[signals[at + 3]!]!;
+    return view;
+  }
+}
+
+/** Record index of tuple `k`. */
+export function tupleIndex(signals: Float64Array, k: number): number {
+  return signals[k * SIGNAL_STRIDE]!;
+}
+
+/** Feeds one reply's events to `sinks`, in record order. */
+export function deliverSignals(unpacker: SignalUnpacker, signals: Float64Array, records: readonly SourceRecord[], sinks: readonly SignalSink[]): void {
+  const count = signals.length / SIGNAL_STRIDE;
+  for (let k = 0; k < count; k++) {
+    const event = unpacker.event(signals, k, records);
+    for (let s = 0; s < sinks.length; s++) sinks[s]!.onEvent(event);
+  }
+}

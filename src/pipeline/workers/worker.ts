@@ -1,0 +1,108 @@
+// A processing worker of the Kafka path: decode, classify, correlate, metrics and spans for the
+// partitions the main thread routes here. It has its own decoder, classifier, correlation tracker,
+// metrics registry and span exporter; the main thread keeps the consumer, the commits, the
+// dead-letter producer and the alert engine (docs/architecture.md, worker threads).
+import { parentPort, workerData } from 'node:worker_threads';
+import { createClassifier } from '../../classify/classifier.ts';
+import { PaysignalError } from '../../errors.ts';
+import { createDecoder } from '../../events/decode.ts';
+import { loadMapping } from '../../events/mapping.ts';
+import { createLogger } from '../../logging.ts';
+import { createMetricsRegistry } from '../../sinks/exposition.ts';
+import { eventLine, invalidLine } from '../../sinks/events-file.ts';
+import type { SourceRecord } from '../../sources/record.ts';
+import { signalsFromConfig } from '../from-config.ts';
+import { createPipeline } from '../pipeline.ts';
+import type { DeadLetterSink } from '../types.ts';
+import type { BatchReply, BatchRequest, MetricSnapshot, WorkerReply, WorkerRequest, WorkerSetup } from './protocol.ts';
+import { SignalPacker } from './signal-tuples.ts';
+
+const port = parentPort;
+if (port === null) throw new Error('the processing worker must run in a worker thread');
+const setup = workerData as WorkerSetup;
+const logger = createLogger({ level: setup.logLevel }).child({ component: 'worker', worker: setup.index });
+const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(reply, transfer);
+
+/** Rejections go back to the main thread, whose dead-letter producer writes them. */
+const NO_DEAD_LETTER: DeadLetterSink = { add() {}, async flush() {} };
+const NO_HEADERS: SourceRecord['headers'] = Object.freeze({});
+
+async function build() {
+  const { config } = setup;
+  const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
+  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  const signals = signalsFromConfig(config, classifier, registry);
+  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: signals.sinks, deadLetter: NO_DEAD_LETTER });
+  return { registry, signals, pipeline };
+}
+
+let built: Awaited<ReturnType<typeof build>>;
+try {
+  built = await build();
+} catch (error) {
+  const e = error instanceof PaysignalError ? error : null;
+  post({ kind: 'start-failed', code: e?.code ?? 'WORKER_START_FAILED', message: (error as Error).message, file: e?.file, field: e?.field });
+  throw error;
+}
+const { registry, pipeline } = built;
+const packer = setup.signalTuples ? new SignalPacker() : null;
+
+async function processBatch(request: BatchRequest): Promise<void> {
+  const { bytes, ends, offsets, source, topic, partition } = request;
+  const rejected: { index: number; reason: BatchReply['rejected'][number]['reason']; detail: string }[] = [];
+  let lines = '';
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    const value = end < 0 ? null : Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
+    if (end >= 0) start = end;
+    const record: SourceRecord = { value, source, topic, partition, offset: offsets[i]!, key: null, headers: NO_HEADERS };
+    const outcome = pipeline.processRecord(record);
+    if (outcome.ok) {
+      packer?.add(i, outcome.processed);
+      if (setup.eventLines) lines += eventLine(outcome.processed);
+    } else {
+      rejected.push({ index: i, reason: outcome.rejection.reason, detail: outcome.rejection.detail });
+      if (setup.eventLines) lines += invalidLine(record, outcome.rejection);
+    }
+  }
+  await pipeline.flush();
+  const tuples = packer?.take() ?? { signals: new Float64Array(0), newClasses: [], newViolations: [] };
+  const reply: BatchReply = { kind: 'batch', id: request.id, ...tuples, rejected, lines, lineCount: setup.eventLines ? ends.length : 0 };
+  post(reply, [tuples.signals.buffer as ArrayBuffer]);
+}
+
+port.on('message', (request: WorkerRequest) => {
+  switch (request.kind) {
+    case 'batch':
+      processBatch(request).catch((error: unknown) => {
+        logger.error({ err: error, topic: request.topic, partition: request.partition }, 'batch failed in the worker');
+        post({ kind: 'batch-failed', id: request.id, message: (error as Error).message });
+      });
+      return;
+    case 'metrics':
+      registry.getMetricsAsJSON().then(
+        (metrics) => post({ kind: 'metrics', id: request.id, metrics: metrics as unknown as MetricSnapshot[] }),
+        (error: unknown) => {
+          logger.warn({ err: error }, 'reading the worker metrics failed');
+          post({ kind: 'metrics', id: request.id, metrics: [] });
+        },
+      );
+      return;
+    case 'close':
+      // Closes the sinks: the last spans are exported.
+      pipeline
+        .close()
+        .catch((error: unknown) => logger.warn({ err: error }, 'closing the worker sinks failed'))
+        .finally(() => {
+          post({ kind: 'closed' });
+          logger.flush();
+          port.close();
+        });
+      return;
+  }
+});
+
+const metrics = registry.getMetricsAsArray() as unknown as MetricSnapshot[];
+post({ kind: 'ready', metrics: metrics.map((m) => ({ name: m.name, help: m.help, type: m.type, aggregator: m.aggregator })) });
