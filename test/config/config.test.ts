@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig, assertKafkaConfigured } from '../../src/config/config.ts';
+import { availableParallelism } from 'node:os';
+import { loadConfig, parseConfig, assertKafkaConfigured, workerCount } from '../../src/config/config.ts';
 import { PaysignalError } from '../../src/errors.ts';
 import { deadLetterMessage, DEAD_LETTER_HEADERS } from '../../src/sinks/dead-letter.ts';
 import { tlsConfig, saslConfig } from '../../src/sources/kafka/client.ts';
@@ -150,6 +151,34 @@ describe('loading the configuration', () => {
     expect(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} })).toThrow(
       expect.objectContaining({ code: 'CONFIG_NOT_FOUND', file: join(dir, 'nope.yaml'), message: 'cannot read the configuration file: no such file' }),
     );
+  });
+});
+
+describe('processing workers', () => {
+  it('takes a count or auto from the file, PAYSIGNAL_WORKERS overriding it', () => {
+    expect(parseConfig(null, null, {}, '/work').processing.workers).toBe('auto');
+    expect(parseConfig('processing:\n  workers: 3\n', null, {}, '/work').processing.workers).toBe(3);
+    expect(parseConfig('processing:\n  workers: 3\n', null, { PAYSIGNAL_WORKERS: '0' }, '/work').processing.workers).toBe(0);
+    expect(parseConfig('processing:\n  workers: 3\n', null, { PAYSIGNAL_WORKERS: 'auto' }, '/work').processing.workers).toBe('auto');
+  });
+
+  it('auto keeps one core for the main thread, but has at least one worker', () => {
+    expect([1, 2, 4, 8].map((cores) => workerCount('auto', cores))).toEqual([1, 1, 3, 7]);
+    expect(workerCount(0, 8)).toBe(0);
+    expect(workerCount(5, 2)).toBe(5);
+  });
+
+  it('hands two batches per worker to the pipeline at once unless the file says otherwise', () => {
+    expect(parseConfig('processing:\n  workers: 0\n', null, {}, '/work').kafka.partitions_consumed_concurrently).toBe(1);
+    expect(parseConfig('processing:\n  workers: 3\n', null, {}, '/work').kafka.partitions_consumed_concurrently).toBe(6);
+    expect(parseConfig(null, null, {}, '/work').kafka.partitions_consumed_concurrently).toBe(2 * workerCount('auto', availableParallelism()));
+    expect(parseConfig('kafka:\n  partitions_consumed_concurrently: 1\nprocessing:\n  workers: 3\n', null, {}, '/work').kafka.partitions_consumed_concurrently).toBe(1);
+  });
+
+  it('names the key or the variable when the value is not a count or auto', () => {
+    expect(problem('processing:\n  workers: many\n')).toMatchObject({ code: 'CONFIG_INVALID', line: 2 });
+    expect(problem('processing:\n  workers: -1\n')).toMatchObject({ code: 'CONFIG_INVALID', line: 2 });
+    expect(problem(null, { PAYSIGNAL_WORKERS: 'two' })).toMatchObject({ code: 'CONFIG_ENV_INVALID', field: 'PAYSIGNAL_WORKERS', message: 'PAYSIGNAL_WORKERS must be a whole number or auto, got "two"' });
   });
 });
 

@@ -1,7 +1,8 @@
 // Slow sinks -> backpressure: while a sink's flush does not finish, the Kafka source must not keep
 // fetching and buffering (memory stays bounded: at most about one fetch response is in the process),
 // consumer lag grows instead, and once the sink recovers (slow but finishing) every event is processed
-// and committed. `paysignal run`'s service in process against the embedded broker (or KAFKA_BROKERS).
+// and committed. `paysignal run`'s service with two processing workers (the slow sink runs on the
+// main thread, after them), in process against the embedded broker (or KAFKA_BROKERS).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import type { Registry } from 'prom-client';
 import { startService, type RunningService } from '../../src/service/service.ts';
 import { parseConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logging.ts';
-import type { EventSink } from '../../src/pipeline/types.ts';
+import type { SignalSink } from '../../src/pipeline/types.ts';
 import { makeEvents, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { waitFor } from '../support/processes.ts';
 
@@ -51,11 +52,11 @@ describe('slow sinks and backpressure', () => {
     let open: () => void = () => {};
     gate = new Promise<void>((resolve) => (open = resolve));
     let stalled = true;
-    const sink: EventSink = {
+    const sink: SignalSink = {
       name: 'slow-sink',
       onEvent(p) {
         onEventCalls++;
-        seen.add(p.event.correlationId ?? '');
+        seen.add(`${p.record.partition}/${p.record.offset}`);
       },
       async flush() {
         if (stalled) await gate;
@@ -74,6 +75,8 @@ describe('slow sinks and backpressure', () => {
   shutdown_timeout: 15s
 tracing:
   enabled: false
+processing:
+  workers: 2
 `,
       join(dir, 'paysignal.yaml'),
       { KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, KAFKA_DLQ_TOPIC: dlq, KAFKA_FROM_BEGINNING: 'true', PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '0' },
@@ -115,8 +118,10 @@ tracing:
       const committed = await kafka.committedOffsets(group, topic);
       return [...high].every(([p, h]) => committed.get(p) === h) ? true : undefined;
     }, 20_000, 200);
-    const missing = events.filter((e) => !seen.has(e.id)).map((e) => e.id);
+    // Every offset below the high watermarks, on both partitions (TOTAL in all).
+    const missing = [...high].flatMap(([p, h]) => Array.from({ length: Number(h) }, (_, o) => `${p}/${o}`)).filter((k) => !seen.has(k));
     expect(missing).toEqual([]);
+    expect([...high.values()].reduce((a, b) => a + b, 0n)).toBe(BigInt(TOTAL));
     await waitFor('lag back to 0', async () => ((await gaugeSum(service!.registry, 'paysignal_kafka_consumer_lag')) === 0 ? true : undefined), 10_000, 100);
     expect(onEventCalls).toBeGreaterThanOrEqual(TOTAL);
     console.log(`backpressure: recovered, ${seen.size} distinct events processed (${onEventCalls - TOTAL} processed twice), all committed`);

@@ -71,6 +71,8 @@ describe('SIGKILL at random points of a stream', () => {
       KAFKA_TOPIC: topic,
       KAFKA_GROUP_ID: group,
       KAFKA_DLQ_TOPIC: dlq,
+      // Worker mode, whatever the machine's cores: the batches in hand are on worker threads when killed.
+      PAYSIGNAL_WORKERS: '2',
     };
     const files: string[] = [];
     const start = (n: number): RunningProcess => {

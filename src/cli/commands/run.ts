@@ -9,14 +9,17 @@ import { PaysignalError } from '../../errors.ts';
 import { createLogger } from '../../logging.ts';
 import { startService, type RunningService } from '../../service/service.ts';
 
-export const RUN_USAGE = `Usage: paysignal run [--config FILE]
+export const RUN_USAGE = `Usage: paysignal run [--config FILE] [--workers N|auto]
 
 Consumes payment-call events from Kafka, classifies them and feeds the sinks. Configuration: the
 YAML file (--config or PAYSIGNAL_CONFIG) plus environment overrides: KAFKA_BROKERS, KAFKA_TOPIC
 (comma-separated), KAFKA_GROUP_ID, KAFKA_CLIENT_ID, KAFKA_FROM_BEGINNING, KAFKA_DLQ_TOPIC,
 KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, KAFKA_SSL, KAFKA_SSL_CA_FILE/CERT_FILE/KEY_FILE,
 KAFKA_SSL_REJECT_UNAUTHORIZED, PAYSIGNAL_HTTP_HOST, PAYSIGNAL_HTTP_PORT (default 9464),
-PAYSIGNAL_RULES, ALERTMANAGER_URL, PAYSIGNAL_EVENTS_FILE, PAYSIGNAL_MAX_EVENT_BYTES.
+PAYSIGNAL_RULES, ALERTMANAGER_URL, PAYSIGNAL_EVENTS_FILE, PAYSIGNAL_MAX_EVENT_BYTES, PAYSIGNAL_WORKERS.
+
+--workers: threads that decode, classify and emit metrics and spans (processing.workers; default
+auto: one per core beyond the first, at least one; 0 runs everything on the main thread).
 
 Examples:
   KAFKA_BROKERS=kafka:9092 KAFKA_TOPIC=payment-calls paysignal run
@@ -32,16 +35,23 @@ export const EXIT_CONFIG = 2;
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(`${RUN_USAGE}\n`);
     return EXIT_OK;
   }
 
+  if (values.workers !== undefined && !/^(auto|[0-9]+)$/.test(values.workers)) {
+    process.stderr.write(`paysignal run: --workers must be a whole number or auto, got ${JSON.stringify(values.workers)}\n`);
+    return EXIT_CONFIG;
+  }
+
   let config: PaysignalConfig;
   try {
-    config = loadConfig({ file: values.config, env: process.env });
+    // The flag wins over the environment and the file, as PAYSIGNAL_WORKERS does over the file.
+    const env = values.workers === undefined ? process.env : { ...process.env, PAYSIGNAL_WORKERS: values.workers };
+    config = loadConfig({ file: values.config, env });
     assertKafkaConfigured(config);
   } catch (error) {
     if (error instanceof PaysignalError) {
