@@ -2,11 +2,19 @@
 // the same topic of the same broker, in the same run.
 //
 //   node bench/kafka/run.ts [--messages N] [--partitions P] [--rounds R] [--concurrency C] [--json FILE]
+//                           [--workers LIST] [--span-budgets LIST] [--traffic LIST]
 //                           [--profile] [--paysignal-node-options FLAGS]
 //
+// LISTs are comma-separated; every combination is measured in the same run, each round running the
+// consumers one after the other:
+//   --workers       processing.workers of paysignal (default `1,2`; 0 = everything on the main thread)
+//   --span-budgets  tracing.max_error_spans_per_second (default `default,0`; `default` leaves it unset)
+//   --traffic       share of successful calls in the data (default `0.7,0.5`: the usual mix, and
+//                   error-heavy traffic with 50% errors); one topic per mix
+//
 // 1. Starts the embedded broker (librdkafka mock cluster) and one topic with P partitions.
-// 2. Produces N provider-native events (the classify benchmark's generator, bench/classify/generate.ts)
-//    once, round-robin, keeping every partition under the mock broker's ~5 MB retention (checked: the
+// 2. Produces N provider-native events per traffic mix (the classify benchmark's generator,
+//    bench/classify/generate.ts) once, round-robin, keeping every partition under the mock broker's ~5 MB retention (checked: the
 //    low watermark of every partition must still be 0 when the runs start, so every consumer sees
 //    exactly the same N messages).
 // 3. R rounds; in each, a no-op consumer and paysignal (alternating which goes first) each read the
@@ -18,12 +26,14 @@
 //    this process (answers 200 to every POST, discards the body), and the dead-letter producer.
 // 5. A librdkafka consumer that only counts (bench/kafka/rdkafka-consumer.c, compiled here) runs in
 //    every round too: a second ceiling, to show what the client library itself costs.
-// Prints events/s per consumer (median of rounds) and paysignal / no-op (target >= 0.85).
+// Prints, per traffic mix, events/s and CPU per event per consumer (median of rounds) and paysignal's
+// ratios to the no-op consumer (targets of issue 13: throughput >= 0.35x, CPU per event <= 3x), as a
+// Markdown table ready for bench/RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -42,6 +52,9 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '1,2' },
+    'span-budgets': { type: 'string', default: 'default,0' },
+    traffic: { type: 'string', default: '0.7,0.5' },
     json: { type: 'string' },
     profile: { type: 'boolean', default: false },
     // V8 flags for the paysignal consumer; default the ones the image and the chart ship with.
@@ -52,17 +65,27 @@ const N = Number(values.messages);
 const P = Number(values.partitions);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
+const list = (text: string): string[] => text.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const WORKERS = list(values.workers);
+const SPAN_BUDGETS = list(values['span-budgets']);
+const TRAFFIC = list(values.traffic).map(Number);
+if (WORKERS.some((w) => !/^(auto|[0-9]+)$/.test(w)) || SPAN_BUDGETS.some((b) => !/^(default|[0-9]+)$/.test(b)) || TRAFFIC.some((t) => !(t > 0 && t < 1))) {
+  throw new Error('--workers takes counts or auto, --span-budgets counts or default, --traffic shares between 0 and 1');
+}
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const PER_PARTITION_LIMIT = 4.5e6; // below the mock broker's ~5 MB per partition
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
-// --- data: the first N lines of the classify benchmark's dataset -------------------------------
-const { dataset } = ensureDataset(N, DEFAULT_SEED);
-const lines = readFileSync(dataset.file, 'utf8').split('\n').filter((l) => l.length > 0);
-if (lines.length !== N) throw new Error(`dataset has ${lines.length} lines, expected ${N}`);
-const bytes = lines.reduce((s, l) => s + Buffer.byteLength(l), 0);
-if (bytes / P > PER_PARTITION_LIMIT) throw new Error(`${(bytes / 1e6).toFixed(1)} MB over ${P} partitions exceeds ${PER_PARTITION_LIMIT / 1e6} MB per partition; raise --partitions`);
+// --- data: the first N lines of the classify benchmark's dataset, per traffic mix ---------------
+function dataFor(successShare: number): { lines: string[]; bytes: number } {
+  const { dataset } = ensureDataset(N, DEFAULT_SEED, false, successShare);
+  const lines = readFileSync(dataset.file, 'utf8').split('\n').filter((l) => l.length > 0);
+  if (lines.length !== N) throw new Error(`dataset has ${lines.length} lines, expected ${N}`);
+  const bytes = lines.reduce((s, l) => s + Buffer.byteLength(l), 0);
+  if (bytes / P > PER_PARTITION_LIMIT) throw new Error(`${(bytes / 1e6).toFixed(1)} MB over ${P} partitions exceeds ${PER_PARTITION_LIMIT / 1e6} MB per partition; raise --partitions`);
+  return { lines, bytes };
+}
 
 // --- black-hole OTLP receiver -------------------------------------------------------------------
 let otlpRequests = 0;
@@ -78,35 +101,40 @@ const otlp = createServer((req, res) => {
 await new Promise<void>((resolve) => otlp.listen(0, '127.0.0.1', resolve));
 const otlpUrl = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
 
-// --- broker and topic ---------------------------------------------------------------------------
-const topic = 'bench-events';
+// --- broker and topics: one per traffic mix --------------------------------------------------------
 const dlq = 'bench-events-dlq';
-const broker = await startEmbeddedBroker({ topics: [{ name: topic, partitions: P }, { name: dlq, partitions: 1 }] });
+const topicOf = (share: number): string => `bench-events-ok${Math.round(share * 100)}`;
+const broker = await startEmbeddedBroker({ topics: [...TRAFFIC.map((share) => ({ name: topicOf(share), partitions: P })), { name: dlq, partitions: 1 }] });
 const kafka = new Kafka({ brokers: [...broker.brokers], clientId: 'bench-producer', logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
 await producer.connect();
-const produceStarted = performance.now();
-const CHUNK = 2000;
-for (let i = 0; i < N; i += CHUNK) {
-  const messages: Message[] = [];
-  for (let j = i; j < Math.min(N, i + CHUNK); j++) messages.push({ value: lines[j]!, partition: j % P });
-  await producer.send({ topic, messages, acks: 1 });
+const bytesOf = new Map<number, number>();
+for (const share of TRAFFIC) {
+  const { lines, bytes } = dataFor(share);
+  bytesOf.set(share, bytes);
+  const produceStarted = performance.now();
+  const CHUNK = 2000;
+  for (let i = 0; i < N; i += CHUNK) {
+    const messages: Message[] = [];
+    for (let j = i; j < Math.min(N, i + CHUNK); j++) messages.push({ value: lines[j]!, partition: j % P });
+    await producer.send({ topic: topicOf(share), messages, acks: 1 });
+  }
+  log(`produced ${N} messages (${Math.round((1 - share) * 100)}% errors, ${(bytes / 1e6).toFixed(1)} MB, ${(bytes / N).toFixed(0)} B avg) to ${P} partitions in ${((performance.now() - produceStarted) / 1000).toFixed(1)} s`);
 }
-log(`produced ${N} messages (${(bytes / 1e6).toFixed(1)} MB, ${(bytes / N).toFixed(0)} B avg) to ${P} partitions in ${((performance.now() - produceStarted) / 1000).toFixed(1)} s`);
 await producer.disconnect();
 
-async function checkRetention(): Promise<void> {
+async function checkRetention(topic: string): Promise<void> {
   const offsets = await admin.fetchTopicOffsets(topic);
   let total = 0;
   for (const o of offsets) {
-    if (o.low !== '0') throw new Error(`partition ${o.partition} lost messages to retention (low ${o.low})`);
+    if (o.low !== '0') throw new Error(`partition ${o.partition} of ${topic} lost messages to retention (low ${o.low})`);
     total += Number(o.high);
   }
-  if (total !== N) throw new Error(`topic holds ${total} messages, expected ${N}`);
+  if (total !== N) throw new Error(`${topic} holds ${total} messages, expected ${N}`);
 }
-await checkRetention();
+for (const share of TRAFFIC) await checkRetention(topicOf(share));
 
 interface Result {
   mode: string;
@@ -115,7 +143,8 @@ interface Result {
   eventsPerSec: number;
   cpuMs: number;
   rssMb: number;
-  spansStarted?: number;
+  workers?: number;
+  spansExported?: number;
   spansDropped?: number;
 }
 
@@ -135,21 +164,40 @@ function buildRdkafkaConsumer(): string {
 }
 const rdkafkaConsumer = buildRdkafkaConsumer();
 
-type Mode = 'noop' | 'paysignal' | 'rdkafka';
-const MODES: readonly Mode[] = ['noop', 'paysignal', 'rdkafka'];
+/** One consumer configuration: a ceiling, or paysignal with a worker count and a span budget. */
+interface Variant {
+  readonly key: string;
+  readonly mode: 'noop' | 'paysignal' | 'rdkafka';
+  readonly workers?: string;
+  readonly spanBudget?: string;
+}
+const VARIANTS: readonly Variant[] = [
+  { key: 'noop', mode: 'noop' },
+  { key: 'rdkafka', mode: 'rdkafka' },
+  ...WORKERS.flatMap((workers) => SPAN_BUDGETS.map((spanBudget): Variant => ({ key: `paysignal workers=${workers} span-budget=${spanBudget}`, mode: 'paysignal', workers, spanBudget }))),
+];
+
+const profileDir = (variant: Variant, topic: string, round: number): string =>
+  join(OUT_DIR, 'profile', `kafka-paysignal-workers${variant.workers}-budget${variant.spanBudget}-${topic}-round${round}`);
 
 let groupSeq = 0;
-function runConsumer(mode: Mode, round: number): Promise<Result> {
+function runConsumer(variant: Variant, topic: string, round: number): Promise<Result> {
+  const { mode } = variant;
   const group = `bench-${mode}-${round}-${groupSeq++}`;
   const args = mode === 'rdkafka' ? [broker.bootstrapServers, topic, group, String(N)] : [
     join(ROOT, 'bench', 'kafka', 'consumer.ts'),
     '--mode', mode, '--brokers', broker.bootstrapServers, '--topic', topic, '--group', group,
     '--expect', String(N), '--concurrency', String(CONCURRENCY), '--rules', join(ROOT, 'rules'), '--dlq', dlq,
+    ...(variant.workers === undefined ? [] : ['--workers', variant.workers]),
+    ...(variant.spanBudget === undefined || variant.spanBudget === 'default' ? [] : ['--span-budget', variant.spanBudget]),
   ];
   const nodeArgs: string[] = mode === 'paysignal' ? values['paysignal-node-options'].split(/\s+/).filter((a) => a !== '') : [];
   if (values.profile && mode === 'paysignal') {
-    mkdirSync(join(OUT_DIR, 'profile'), { recursive: true });
-    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(OUT_DIR, 'profile'), '--cpu-prof-name', `kafka-paysignal-${round}.cpuprofile`, '--cpu-prof-interval', '500');
+    // One profile per thread (Node names them CPU.<date>.<time>.<pid>.<thread id>.<seq>), in a directory per run.
+    const dir = profileDir(variant, topic, round);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '500');
   }
   return new Promise((resolve, reject) => {
     const child = spawn(mode === 'rdkafka' ? rdkafkaConsumer : NODE, mode === 'rdkafka' ? args : [...nodeArgs, ...args], {
@@ -165,67 +213,95 @@ function runConsumer(mode: Mode, round: number): Promise<Result> {
     child.on('exit', (code) => {
       clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line === undefined) return reject(new Error(`${mode} consumer exited ${code} without a result:\n${err.slice(-3000)}`));
+      if (line === undefined) return reject(new Error(`${variant.key} consumer exited ${code} without a result:\n${err.slice(-3000)}`));
       resolve(JSON.parse(line) as Result);
     });
   });
 }
 
-const results: Record<Mode, Result[]> = { noop: [], paysignal: [], rdkafka: [] };
-for (let round = 0; round < ROUNDS; round++) {
-  // The order rotates from round to round, so no consumer always runs first (or last).
-  const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
-  for (const mode of order) {
-    const r = await runConsumer(mode, round);
-    results[mode].push(r);
-    log(`round ${round + 1} ${mode.padEnd(9)} ${r.events} events in ${(r.ms / 1000).toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, CPU ${(r.cpuMs / 1000).toFixed(2)} s, RSS ${r.rssMb.toFixed(0)} MB${r.spansStarted !== undefined ? `, spans ${r.spansStarted} (dropped ${r.spansDropped})` : ''}`);
-  }
-}
-await checkRetention();
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const noopRate = median(results.noop.map((r) => r.eventsPerSec));
-const payRate = median(results.paysignal.map((r) => r.eventsPerSec));
-const noopCpu = median(results.noop.map((r) => (r.cpuMs / r.events) * 1e3));
-const payCpu = median(results.paysignal.map((r) => (r.cpuMs / r.events) * 1e3));
-const rdkRate = median(results.rdkafka.map((r) => r.eventsPerSec));
-const rdkCpu = median(results.rdkafka.map((r) => (r.cpuMs / r.events) * 1e3));
-const ratio = payRate / noopRate;
+
+interface Row {
+  readonly variant: string;
+  readonly eventsPerSec: number;
+  readonly cpuUsPerEvent: number;
+  readonly rssMb: number;
+  readonly ratio: number;
+  readonly cpuRatio: number;
+  readonly runs: Result[];
+}
+
+const byTraffic: { successShare: number; bytes: number; rows: Row[] }[] = [];
+for (const share of TRAFFIC) {
+  const topic = topicOf(share);
+  const results = new Map<string, Result[]>(VARIANTS.map((v) => [v.key, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // The order rotates from round to round, so no consumer always runs first (or last).
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
+    for (const variant of order) {
+      const r = await runConsumer(variant, topic, round);
+      results.get(variant.key)!.push(r);
+      log(`${Math.round((1 - share) * 100)}% errors, round ${round + 1}, ${variant.key}: ${r.events} events in ${(r.ms / 1000).toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, CPU ${(r.cpuMs / 1000).toFixed(2)} s, RSS ${r.rssMb.toFixed(0)} MB${r.spansExported !== undefined ? `, spans exported ${r.spansExported} (dropped ${r.spansDropped})` : ''}`);
+    }
+  }
+  await checkRetention(topic);
+  const rate = (key: string): number => median(results.get(key)!.map((r) => r.eventsPerSec));
+  const cpu = (key: string): number => median(results.get(key)!.map((r) => (r.cpuMs / r.events) * 1e3));
+  const noopRate = rate('noop');
+  const noopCpu = cpu('noop');
+  const rows = VARIANTS.map((v): Row => ({
+    variant: v.key,
+    eventsPerSec: rate(v.key),
+    cpuUsPerEvent: cpu(v.key),
+    rssMb: median(results.get(v.key)!.map((r) => r.rssMb)),
+    ratio: rate(v.key) / noopRate,
+    cpuRatio: cpu(v.key) / noopCpu,
+    runs: results.get(v.key)!,
+  }));
+  byTraffic.push({ successShare: share, bytes: bytesOf.get(share)!, rows });
+}
+
 const summary = {
   date: new Date().toISOString(),
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version },
   messages: N,
-  bytes,
   partitions: P,
   partitionsConsumedConcurrently: CONCURRENCY,
   rounds: ROUNDS,
-  noop: { eventsPerSec: noopRate, cpuUsPerEvent: noopCpu, runs: results.noop },
-  paysignal: { eventsPerSec: payRate, cpuUsPerEvent: payCpu, runs: results.paysignal },
-  rdkafka: { eventsPerSec: rdkRate, cpuUsPerEvent: rdkCpu, runs: results.rdkafka },
-  ratio,
-  ratioToRdkafka: payRate / rdkRate,
-  target: 0.85,
+  targets: { ratio: 0.35, cpuRatio: 3 },
+  traffic: byTraffic,
   otlp: { requests: otlpRequests, bytes: otlpBytes },
 };
-process.stdout.write(
-  `Kafka path, ${N} messages on ${P} partitions, partitionsConsumedConcurrently ${CONCURRENCY}, median of ${ROUNDS} rounds\n` +
-    `  no-op kafkajs consumer: ${Math.round(noopRate)} events/s (${noopCpu.toFixed(1)} us CPU per event)\n` +
-    `  paysignal run pipeline: ${Math.round(payRate)} events/s (${payCpu.toFixed(1)} us CPU per event)\n` +
-    `  librdkafka consumer (second ceiling): ${Math.round(rdkRate)} events/s (${rdkCpu.toFixed(1)} us CPU per event)\n` +
-    `  ratio paysignal / no-op: ${ratio.toFixed(2)}x (target >= 0.85x: ${ratio >= 0.85 ? 'met' : 'MISSED'})\n` +
-    `  ratio paysignal / librdkafka: ${(payRate / rdkRate).toFixed(2)}x; no-op kafkajs / librdkafka: ${(noopRate / rdkRate).toFixed(2)}x\n` +
-    `  OTLP black hole received ${otlpRequests} requests, ${(otlpBytes / 1e6).toFixed(1)} MB\n`,
-);
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+let table = `Kafka path, ${N} messages on ${P} partitions, median of ${ROUNDS} rounds (targets: throughput >= 0.35x the no-op consumer, CPU per event <= 3x)\n\n`;
+table += '| traffic | consumer | events/s | CPU per event | RSS | throughput vs no-op | CPU vs no-op |\n|---|---|---:|---:|---:|---:|---:|\n';
+for (const t of byTraffic) {
+  for (const r of t.rows) {
+    const mine = r.variant.startsWith('paysignal');
+    table += `| ${Math.round((1 - t.successShare) * 100)}% errors | ${r.variant} | ${fmt(r.eventsPerSec)} | ${r.cpuUsPerEvent.toFixed(1)} µs | ${r.rssMb.toFixed(0)} MB | ${r.ratio.toFixed(2)}×${mine ? (r.ratio >= 0.35 ? ' (met)' : ' (missed)') : ''} | ${r.cpuRatio.toFixed(2)}×${mine ? (r.cpuRatio <= 3 ? ' (met)' : ' (missed)') : ''} |\n`;
+  }
+}
+process.stdout.write(`${table}\nOTLP black hole received ${otlpRequests} requests, ${(otlpBytes / 1e6).toFixed(1)} MB\n`);
 if (values.profile) {
-  const file = join(OUT_DIR, 'profile', 'kafka-paysignal-0.cpuprofile');
-  const s = summarize(JSON.parse(readFileSync(file, 'utf8')));
-  const pct = (ms: number): string => `${((ms / s.totalMs) * 100).toFixed(1).padStart(5)}%`;
-  process.stdout.write(`\nprofile of paysignal (round 1, whole process incl. startup): ${(s.totalMs / 1000).toFixed(2)} s sampled\ntop 25 self:\n` +
-    s.self.slice(0, 25).map(([k, ms]) => `${pct(ms)} ${ms.toFixed(0).padStart(6)} ms  ${k}`).join('\n') + '\ntop 30 inclusive:\n' +
-    s.inclusive.slice(0, 30).map(([k, ms]) => `${pct(ms)} ${ms.toFixed(0).padStart(6)} ms  ${k}`).join('\n') + '\n');
+  for (const variant of VARIANTS.filter((v) => v.mode === 'paysignal')) {
+    for (const share of TRAFFIC) {
+      const dir = profileDir(variant, topicOf(share), 0);
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+        const tid = file.split('.').at(-3);
+        const thread = tid === '0' ? 'main thread' : `worker thread ${tid}`;
+        const s = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')));
+        const pct = (ms: number): string => `${((ms / s.totalMs) * 100).toFixed(1).padStart(5)}%`;
+        process.stdout.write(
+          `\nprofile of ${variant.key}, ${Math.round((1 - share) * 100)}% errors, ${thread} (round 1, incl. startup): ${(s.totalMs / 1000).toFixed(2)} s sampled\ntop 25 self:\n` +
+            s.self.slice(0, 25).map(([k, ms]) => `${pct(ms)} ${ms.toFixed(0).padStart(6)} ms  ${k}`).join('\n') + '\ntop 30 inclusive:\n' +
+            s.inclusive.slice(0, 30).map(([k, ms]) => `${pct(ms)} ${ms.toFixed(0).padStart(6)} ms  ${k}`).join('\n') + '\n',
+        );
+      }
+    }
+  }
 }
 if (values.json) writeFileSync(values.json, JSON.stringify(summary, null, 2) + '\n');
 await admin.disconnect();

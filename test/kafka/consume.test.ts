@@ -292,8 +292,10 @@ describe('kafka source with the pipeline', () => {
       sockets,
       sinks: [slowSink(150)],
       // kafkajs retries (about 40 s in all with these settings) outlast the outage, so the member
-      // keeps its place in the group and needs no new join once the broker is back.
+      // keeps its place in the group and needs no new join once the broker is back. One partition's
+      // batch at a time, so the outage comes mid-stream.
       yaml: `kafka:
+  partitions_consumed_concurrently: 1
   heartbeat_interval: 300ms
   session_timeout: 30s
   max_wait: 200ms
@@ -390,7 +392,7 @@ describe('kafka source with the pipeline', () => {
       group,
       eventsFile,
       sinks: [stalling],
-      yaml: 'kafka:\n  heartbeat_interval: 500ms\n  session_timeout: 6s\n  max_wait: 200ms\n',
+      yaml: 'kafka:\n  partitions_consumed_concurrently: 1\n  heartbeat_interval: 500ms\n  session_timeout: 6s\n  max_wait: 200ms\n',
     });
     await service.source.waitUntilReady(30_000);
     const joinedAt = Date.now();
