@@ -3,7 +3,7 @@
 // violated decision once, and sends per event only numbers: record index, event time, class id,
 // violation id. New classes and violations travel with the batch that first used them. The main
 // thread turns the numbers back into SignalEvents against its copy of each worker's tables.
-import type { CorrelationFacts, ProcessedEvent, SignalEvent, SignalSink } from '../types.ts';
+import type { CorrelationFacts, ProcessedEvent, SignalEvent } from '../types.ts';
 import type { SourceRecord } from '../../sources/record.ts';
 import { SIGNAL_STRIDE, type BatchReply, type SignalClass, type ViolationTuple } from './protocol.ts';
 
@@ -130,19 +130,5 @@ export class SignalUnpacker {
     view.classification = this.classes[signals[at + 2]!]!;
     view.correlation = this.violations[signals[at + 3]!]!;
     return view;
-  }
-}
-
-/** Record index of tuple `k`. */
-export function tupleIndex(signals: Float64Array, k: number): number {
-  return signals[k * SIGNAL_STRIDE]!;
-}
-
-/** Feeds one reply's events to `sinks`, in record order. */
-export function deliverSignals(unpacker: SignalUnpacker, signals: Float64Array, records: readonly SourceRecord[], sinks: readonly SignalSink[]): void {
-  const count = signals.length / SIGNAL_STRIDE;
-  for (let k = 0; k < count; k++) {
-    const event = unpacker.event(signals, k, records);
-    for (let s = 0; s < sinks.length; s++) sinks[s]!.onEvent(event);
   }
 }
