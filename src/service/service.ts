@@ -111,9 +111,6 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     await inThread?.signals.close();
   };
 
-  // The alert engine after metrics and spans (which see every event), then the rest.
-  const mainSinks: SignalSink[] = [];
-  if (alerting !== null) mainSinks.push(alerting.engine);
   const extraSinks = options.sinks ?? [];
 
   let deadLetter: DeadLetterSink;
@@ -133,13 +130,15 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
   let pipeline: BatchProcessor;
   if (inThread !== null) {
-    const sinks: EventSink[] = [...inThread.signals.sinks, ...mainSinks];
+    // Metrics and spans first (they see every event), then the alert engine, then the rest.
+    const sinks: EventSink[] = [...inThread.signals.sinks];
+    if (alerting !== null) sinks.push(alerting.engine);
     if (eventsFile !== null) sinks.push(eventsFile);
     sinks.push(...extraSinks);
     pipeline = createPipeline({ decoder: inThread.decoder, classifier: inThread.classifier, tracker: inThread.signals.tracker, sinks, deadLetter });
   } else {
     try {
-      pipeline = await startWorkerPool({ config, workers, registry, logger: logger.child({ component: 'workers' }), deadLetter, sinks: [...mainSinks, ...extraSinks], eventsFile });
+      pipeline = await startWorkerPool({ config, workers, registry, logger: logger.child({ component: 'workers' }), deadLetter, engine: alerting?.engine ?? null, sinks: extraSinks, eventsFile });
     } catch (error) {
       await closeStages();
       await deadLetter.close?.();

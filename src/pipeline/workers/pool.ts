@@ -11,6 +11,8 @@
 // hands over at most `partitions_consumed_concurrently` batches at a time.
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
+import type { AlertEngine } from '../../alerting/engine/index.ts';
+import { emptySignal } from '../../alerting/engine/signal.ts';
 import type { PaysignalConfig } from '../../config/config.ts';
 import { isErrorCode } from '../../error-codes.ts';
 import { PaysignalError } from '../../errors.ts';
@@ -30,7 +32,9 @@ export interface WorkerPoolOptions {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly deadLetter: DeadLetterSink;
-  /** Sinks on the main thread, fed each event's signal part in record order (the alert engine, extra sinks). */
+  /** The alert engine, fed each event's signal in record order; null without rules. */
+  readonly engine: Pick<AlertEngine, 'onSignal' | 'flush' | 'close'> | null;
+  /** Further sinks on the main thread, fed each event's signal part in record order, after the engine. */
   readonly sinks: readonly SignalSink[];
   readonly eventsFile: EventsFileSink | null;
   /** How long a scrape waits for a worker's metrics before using its previous ones; default 5 s. */
@@ -81,22 +85,26 @@ function topicHash(topic: string): number {
 
 /** Starts the workers; resolves once each loaded its catalogs, rejects (PaysignalError) when one cannot start. */
 export async function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
-  const { config, logger, deadLetter, eventsFile } = options;
+  const { config, logger, deadLetter, eventsFile, engine } = options;
   const size = options.workers;
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`workers must be a whole number of at least 1, got ${size}`);
   const metricsTimeoutMs = options.metricsTimeoutMs ?? 5000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
   const sinks = [...options.sinks];
   const invalidSinks = sinks.filter((s) => s.onInvalid !== undefined);
-  const flushingSinks = sinks.filter((s) => s.flush !== undefined);
-  const needTuples = sinks.length > 0;
+  const flushingSinks: { flush?: () => Promise<void> }[] = [...(engine === null ? [] : [engine]), ...sinks].filter((s) => s.flush !== undefined);
+  const needTuples = engine !== null || sinks.length > 0;
+  const engineSignal = emptySignal();
+  // The service's error-span budget is shared: each worker keeps its part of it.
+  const budget = config.tracing.max_error_spans_per_second;
+  const workerConfig: PaysignalConfig = { ...config, tracing: { ...config.tracing, max_error_spans_per_second: budget === 0 ? 0 : Math.ceil(budget / size) } };
   const lastMetrics: (readonly MetricSnapshot[])[] = Array.from({ length: size }, () => []);
   const hashes = new Map<string, number>();
   let nextId = 1;
   let closing = false;
 
   function spawn(index: number): Thread {
-    const setup: WorkerSetup = { config, logLevel: logger.level, signalTuples: needTuples, eventLines: eventsFile !== null, index };
+    const setup: WorkerSetup = { config: workerConfig, logLevel: logger.level, signalTuples: needTuples, eventLines: eventsFile !== null, index };
     const worker = new Worker(WORKER_URL, { workerData: setup, name: `paysignal-worker-${index}` });
     let readyResolve: (r: ReadyReply) => void = () => {};
     let readyReject: (e: Error) => void = () => {};
@@ -196,6 +204,8 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         for (let s = 0; s < invalidSinks.length; s++) invalidSinks[s]!.onInvalid!(record, rejection);
       }
       if (k === count) break;
+      if (engine !== null) engine.onSignal(unpacker.engineSignal(signals, k, records, engineSignal));
+      if (sinks.length === 0) continue;
       const event = unpacker.event(signals, k, records);
       for (let s = 0; s < sinks.length; s++) sinks[s]!.onEvent(event);
     }
@@ -324,6 +334,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
           await thread.worker.terminate();
         }),
       );
+      await engine?.close();
       for (const sink of sinks) await sink.close?.();
       await eventsFile?.close?.();
       await deadLetter.close?.();

@@ -2,7 +2,9 @@
 // a worker processed. A worker numbers each distinct label combination (class) and each distinct
 // violated decision once, and sends per event only numbers: record index, event time, class id,
 // violation id. New classes and violations travel with the batch that first used them. The main
-// thread turns the numbers back into SignalEvents against its copy of each worker's tables.
+// thread turns the numbers back into the engine's EngineSignal and into SignalEvents for other
+// sinks, against its copy of each worker's tables.
+import type { EngineSignal } from '../../alerting/engine/signal.ts';
 import type { CorrelationFacts, ProcessedEvent, SignalEvent } from '../types.ts';
 import type { SourceRecord } from '../../sources/record.ts';
 import { SIGNAL_STRIDE, type BatchReply, type SignalClass, type ViolationTuple } from './protocol.ts';
@@ -119,6 +121,28 @@ export class SignalUnpacker {
   learn(reply: Pick<BatchReply, 'newClasses' | 'newViolations'>): void {
     for (const c of reply.newClasses) this.classes.push(Object.freeze(c));
     for (const v of reply.newViolations) this.violations.push(Object.freeze({ violationOf: Object.freeze(v) }) as Correlation);
+  }
+
+  /** The alert engine's input for tuple `k` of `signals`, filled into `into` (as signalOf does in-thread). */
+  engineSignal(signals: Float64Array, k: number, records: readonly SourceRecord[], into: EngineSignal): EngineSignal {
+    const at = k * SIGNAL_STRIDE;
+    const record = records[signals[at]!]!;
+    const c = this.classes[signals[at + 2]!]!;
+    const v = this.violations[signals[at + 3]!]!.violationOf;
+    const kafka = record.source === 'kafka';
+    into.topic = kafka ? record.topic : '';
+    into.partition = kafka ? record.partition : 0;
+    into.offset = kafka ? Number(record.offset) : -1;
+    into.timestampMs = signals[at + 1]!;
+    into.isError = c.outcome === 'error';
+    into.provider = c.provider;
+    into.operation = c.operation;
+    into.code = c.code;
+    into.category = c.category;
+    into.retry = c.retry;
+    into.violationRetry = v === null ? null : v.retry;
+    into.violationCode = v === null ? null : v.code;
+    return into;
   }
 
   /** The event of tuple `k` of `signals`, for records `records`; valid until the next call. */
