@@ -55,7 +55,7 @@ export interface ProcessedEvent {
 /**
  * The part of a processed event the alert engine and the service's extra sinks read: where it came
  * from, its event time, its labels and the retry decision it violated. With worker threads
- * (docs/architecture.md, worker threads) only this crosses back to the main thread, so a sink that
+ * (docs/architecture.md#worker-threads) only this crosses back to the main thread, so a sink that
  * runs there reads nothing else. A ProcessedEvent is one.
  */
 export interface SignalEvent {

@@ -1,4 +1,4 @@
-// The Kafka path on worker threads (docs/architecture.md, worker threads): a RecordBatchHandler that
+// The Kafka path on worker threads (docs/architecture.md#worker-threads): a RecordBatchHandler that
 // routes each partition's records to one worker (fixed affinity, so a partition's order and its
 // correlation state stay on one thread), sends the raw bytes in a transferred buffer, and resolves
 // only when the worker processed the batch and every main-thread sink and the dead-letter topic

@@ -1,5 +1,5 @@
-// The messages between the main thread and the processing workers (docs/architecture.md, worker
-// threads). Record bytes and per-event signal tuples travel in transferred buffers, not as objects:
+// The messages between the main thread and the processing workers (docs/architecture.md#worker-threads).
+// Record bytes and per-event signal tuples travel in transferred buffers, not as objects:
 // a structured clone of one object per event would cost the main thread what the workers save it.
 import type { PaysignalConfig } from '../../config/config.ts';
 import type { Classification } from '../../classify/classification.ts';

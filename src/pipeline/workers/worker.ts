@@ -1,7 +1,7 @@
 // A processing worker of the Kafka path: decode, classify, correlate, metrics and spans for the
 // partitions the main thread routes here. It has its own decoder, classifier, correlation tracker,
 // metrics registry and span exporter; the main thread keeps the consumer, the commits, the
-// dead-letter producer and the alert engine (docs/architecture.md, worker threads).
+// dead-letter producer and the alert engine (docs/architecture.md#worker-threads).
 import { parentPort, workerData } from 'node:worker_threads';
 import { createClassifier } from '../../classify/classifier.ts';
 import { PaysignalError } from '../../errors.ts';
