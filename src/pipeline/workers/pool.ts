@@ -9,6 +9,7 @@
 // thread), every event's signal tuple goes to the alert engine and any extra sinks, the rendered
 // events-file lines go to the events file. Memory stays bounded as without workers: the source
 // hands over at most `partitions_consumed_concurrently` batches at a time.
+import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import type { AlertEngine } from '../../alerting/engine/index.ts';
@@ -74,7 +75,9 @@ interface Thread {
 
 /** Pause before a crashed worker is replaced, so a worker that cannot start does not spin. */
 const RESPAWN_DELAY_MS = 1000;
-const WORKER_URL = new URL('./worker.ts', import.meta.url);
+// The worker module has this module's extension: worker.ts from the sources, worker.js in the
+// compiled package (which rewrites import specifiers, not URLs).
+const WORKER_URL = new URL(`./worker${extname(import.meta.url)}`, import.meta.url);
 const PLACEHOLDER: SourceRecord = Object.freeze({ value: null, source: '', topic: '', partition: 0, offset: '', key: null, headers: Object.freeze({}) });
 
 function topicHash(topic: string): number {
