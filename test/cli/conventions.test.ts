@@ -36,7 +36,7 @@ async function demoOnTerminal(env: NodeJS.ProcessEnv): Promise<{ code: number | 
 }
 
 describe('paysignal command-line conventions', () => {
-  it.each(COMMANDS)('`paysignal %s --help` shows usage, examples and exit codes', async (...command) => {
+  it.each(COMMANDS.map((command) => [command.join(' '), command] as const))('`paysignal %s --help` shows usage, examples and exit codes', async (_name, command) => {
     const result = await runPaysignal([...command, '--help']);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');

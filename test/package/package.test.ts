@@ -10,6 +10,9 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrafficGenerator } from '../../src/demo/traffic.ts';
 import { PROJECT_NODE, ROOT, runPaysignal, type CliResult } from '../support/cli.ts';
+import { makeEvents, startTestKafka } from '../support/kafka.ts';
+import { freePort } from '../support/ports.ts';
+import { startProcess, waitFor } from '../support/processes.ts';
 
 const PKG = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; engines: { node: string } };
 // Only the project's Node 24 goes in front of PATH (its own bin folder holds nothing else), so the
@@ -139,9 +142,9 @@ describe('the packed package, installed into an empty folder', () => {
 
   it('explains a provider code as the repository does', async () => {
     for (const args of [['explain', 'kustom', 'MERCHANT_INACTIVE'], ['explain', 'mercadopago', 'invalid_total_amount', '--json']]) {
-      const fromPackage = await installedPaysignal(args);
+      const [fromPackage, fromRepository] = await Promise.all([installedPaysignal(args), runPaysignal(args)]);
       expect(fromPackage.code, fromPackage.stderr).toBe(0);
-      expect(fromPackage.stdout).toBe((await runPaysignal(args)).stdout);
+      expect(fromPackage.stdout).toBe(fromRepository.stdout);
     }
     const unknown = await installedPaysignal(['explain', 'kustom', 'NO_SUCH_CODE']);
     expect(unknown.code).toBe(1);
@@ -150,11 +153,40 @@ describe('the packed package, installed into an empty folder', () => {
 
   it('checks and compiles the shipped rules as the repository does', async () => {
     for (const args of [['rules', 'check', 'rules'], ['rules', 'compile', 'rules']]) {
-      const fromPackage = await installedPaysignal(args, { cwd: installed });
+      const [fromPackage, fromRepository] = await Promise.all([installedPaysignal(args, { cwd: installed }), runPaysignal(args)]);
       expect(fromPackage.code, fromPackage.stderr).toBe(0);
-      expect(fromPackage.stdout).toBe((await runPaysignal(args)).stdout);
+      expect(fromPackage.stdout).toBe(fromRepository.stdout);
     }
   });
+
+  it('runs the service: events from Kafka counted on /metrics with the shipped rules loaded, clean exit on SIGTERM', async () => {
+    const kafka = await startTestKafka();
+    try {
+      const topic = await kafka.createTopic('package-run', 2);
+      const port = await freePort();
+      const service = startProcess(bin, ['run'], {
+        cwd: app,
+        env: cleanEnv({
+          KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `package-${topic}`, KAFKA_FROM_BEGINNING: 'true',
+          PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: String(port), PAYSIGNAL_RULES: join(installed, 'rules'),
+        }),
+      });
+      const events = makeEvents('package', 40);
+      await kafka.produce(topic, events.map((e) => e.message));
+      const counted = (metrics: string): number => metrics.split('\n').filter((l) => l.startsWith('paysignal_events_total{')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+      const metrics = await waitFor('the installed service to count every event', async () => {
+        const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+        return counted(text) === events.length ? text : undefined;
+      }, 60_000, 250);
+      expect(metrics).toContain('provider="kustom"');
+      expect(await service.stop(15_000), service.output()).toBe(0);
+      const output = service.output();
+      expect(output).toContain('"msg":"alert rules loaded"');
+      expect(output).not.toMatch(/ERR_|TypeError|Cannot find/);
+    } finally {
+      await kafka.stop();
+    }
+  }, 90_000);
 
   it('answers --help with examples, and an unknown command with exit code 2', async () => {
     const help = await installedPaysignal(['rules', '--help']);
