@@ -159,7 +159,7 @@ describe('the packed package, installed into an empty folder', () => {
     }
   });
 
-  it('runs the service: events from Kafka counted on /metrics with the shipped rules loaded, clean exit on SIGTERM', async () => {
+  it('runs the service on worker threads: events from Kafka counted on /metrics with the shipped rules loaded, clean exit on SIGTERM', async () => {
     const kafka = await startTestKafka();
     try {
       const topic = await kafka.createTopic('package-run', 2);
@@ -169,6 +169,8 @@ describe('the packed package, installed into an empty folder', () => {
         env: cleanEnv({
           KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `package-${topic}`, KAFKA_FROM_BEGINNING: 'true',
           PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: String(port), PAYSIGNAL_RULES: join(installed, 'rules'),
+          // Worker threads load their module next to the pool's: dist/ in the package.
+          PAYSIGNAL_WORKERS: '2',
         }),
       });
       const events = makeEvents('package', 40);
