@@ -10,16 +10,17 @@ import { formatDiagnostic, pathText, type PathSegment } from '../kernel/diagnost
 import { durationProblem, formatDuration, parseDuration } from '../kernel/duration.ts';
 import { compileSchema, pointerSegments } from '../kernel/schema.ts';
 import { parseYamlSource, type YamlSource } from '../kernel/yaml.ts';
+import { kindOf, type RuleKindDefinition } from './kinds/index.ts';
 import { regexProblem } from './selector.ts';
 import { parseTemplate } from './template.ts';
 import {
   LABEL_NAMES,
+  RULE_KINDS,
   SIGNAL_LABELS,
-  type Baseline,
-  type BurnWindow,
   type LabelMatcher,
   type LabelName,
   type Rule,
+  type RuleBase,
   type RuleKind,
   type RuleSet,
   type Signal,
@@ -119,7 +120,7 @@ function schemaProblems(errors: readonly ErrorObject[], loc: Locator, data: unkn
           loc.problem(
             'E_UNKNOWN_KIND',
             [...pointerSegments(rulePath), 'kind'],
-            `unknown rule kind ${JSON.stringify(kind)}; expected one of threshold, spike, error_ratio, new_error_code, absence`,
+            `unknown rule kind ${JSON.stringify(kind)}; expected one of ${RULE_KINDS.join(', ')}`,
           ),
         );
         continue;
@@ -193,16 +194,12 @@ interface RawCommon {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
+/** A rule as written; the fields of its kind are the kind's to read (kinds/<kind>.ts, `loading.parse`). */
 interface RawRule extends RawCommon {
   name: string;
   kind: RuleKind;
   description?: string;
   selector?: Partial<Record<LabelName, RawMatcher>>;
-  threshold?: { op?: '>' | '>=' | '<' | '<='; value: number };
-  baseline?: { method: 'trailing' | 'same_time_last_week' | 'zscore'; lookback?: string; factor?: number; weeks?: number; z?: number };
-  objective?: number;
-  windows?: { long: string; short: string; factor: number }[];
-  lookback?: string;
 }
 interface RawRuleSet {
   apiVersion: string;
@@ -213,19 +210,11 @@ interface RawRuleSet {
   rules: RawRule[];
 }
 
-const DEFAULT_BURN_WINDOWS = [
-  { long: '1h', short: '5m', factor: 14.4 },
-  { long: '6h', short: '30m', factor: 6 },
-];
-
-function defaultSignal(kind: RuleKind, selector: RawRule['selector']): Signal {
-  if (kind === 'absence') return 'calls';
+/** The signal a rule counts when it names none. */
+function defaultSignal(kind: RuleKindDefinition, selector: RawRule['selector']): Signal {
+  if (kind.loading.defaultSignal !== null) return kind.loading.defaultSignal;
   if (selector?.outcome !== undefined) return 'calls';
   return 'errors';
-}
-
-function defaultGroupBy(kind: RuleKind): LabelName[] {
-  return kind === 'new_error_code' ? ['provider', 'code'] : ['provider'];
 }
 
 function parseMatcher(label: LabelName, raw: RawMatcher): LabelMatcher {
@@ -268,8 +257,11 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
     }
     names.set(r.name, i);
 
-    const signal = r.signal ?? d.signal ?? defaultSignal(r.kind, r.selector);
-    const groupBy = r.group_by ?? d.group_by ?? defaultGroupBy(r.kind);
+    const kind = kindOf(r.kind);
+    const loading = kind.loading;
+    const written = r.signal ?? d.signal ?? defaultSignal(kind, r.selector);
+    const signal = loading.fixedSignal?.signal ?? written;
+    const groupBy = r.group_by ?? d.group_by ?? [...loading.defaultGroupBy];
     const windowText = r.window ?? d.window;
     let windowMs = dur(from('window'), windowText, null);
     const forMs = dur(from('for'), r.for ?? d.for, 0);
@@ -279,9 +271,9 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
     const labels = { ...(d.labels ?? {}), ...(r.labels ?? {}) };
     const annotations = { ...(d.annotations ?? {}), ...(r.annotations ?? {}) };
 
-    if (r.kind === 'error_ratio') {
+    if (loading.insteadOfWindow !== null) {
       if (r.window !== undefined) {
-        problems.push(loc.problem('E_UNKNOWN_FIELD', at('window'), 'error_ratio takes its windows from windows[].long and windows[].short, not window'));
+        problems.push(loc.problem('E_UNKNOWN_FIELD', at('window'), `${r.kind} takes ${loading.insteadOfWindow}, not window`));
       }
       windowMs = 0;
     } else if (windowText === undefined) {
@@ -289,9 +281,9 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
     }
 
     // Labels must exist on the counter the rule reads.
-    const allowed: readonly LabelName[] = r.kind === 'error_ratio' ? SIGNAL_LABELS.errors : SIGNAL_LABELS[signal];
-    if (r.kind === 'error_ratio' && r.signal !== undefined && r.signal !== 'errors') {
-      problems.push(loc.problem('E_LABEL', at('signal'), 'error_ratio divides errors by calls; signal must be errors (or left out)'));
+    const allowed: readonly LabelName[] = SIGNAL_LABELS[signal];
+    if (loading.fixedSignal !== null && r.signal !== undefined && r.signal !== loading.fixedSignal.signal) {
+      problems.push(loc.problem('E_LABEL', at('signal'), `${loading.fixedSignal.why}; signal must be ${loading.fixedSignal.signal} (or left out)`));
     }
     const selector: LabelMatcher[] = [];
     for (const label of LABEL_NAMES) {
@@ -308,20 +300,19 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
       }
       selector.push(matcher);
     }
-    const groupAllowed: readonly LabelName[] = r.kind === 'error_ratio' ? ['provider', 'operation'] : allowed;
+    const groupAllowed: readonly LabelName[] = loading.groupLabels?.labels ?? allowed;
     groupBy.forEach((g, gi) => {
       if (!groupAllowed.includes(g)) {
         const segs = r.group_by !== undefined ? at('group_by', gi) : ['defaults', 'group_by', gi];
-        problems.push(loc.problem('E_LABEL', segs, `rule "${r.name}" cannot group by "${g}": ${r.kind === 'error_ratio' ? 'error_ratio groups by provider and/or operation (the labels errors and calls share)' : `the ${signal} signal has labels ${allowed.join(', ')}`}`));
+        problems.push(loc.problem('E_LABEL', segs, `rule "${r.name}" cannot group by "${g}": ${loading.groupLabels?.why ?? `the ${signal} signal has labels ${allowed.join(', ')}`}`));
       }
     });
-    // Counting every error (or call) for a spike or threshold is almost always a mistake; retry
-    // violations are specific enough by themselves.
-    if ((r.kind === 'spike' || r.kind === 'threshold') && signal !== 'retry_violations' && selector.length === 0 && r.selector === undefined) {
+    // Retry violations are specific enough by themselves.
+    if (loading.needsSelector && signal !== 'retry_violations' && selector.length === 0 && r.selector === undefined) {
       problems.push(loc.problem('E_MISSING_SELECTOR', at(), `rule "${r.name}" (${r.kind}) needs a selector saying which events it counts, e.g. selector: { code: MERCHANT_INACTIVE }`));
     }
-    if (r.kind === 'new_error_code' && !groupBy.includes('code')) {
-      problems.push(loc.problem('E_LABEL', r.group_by !== undefined ? at('group_by') : at(), `new_error_code must group by code`));
+    if (loading.mustGroupBy !== null && !groupBy.includes(loading.mustGroupBy)) {
+      problems.push(loc.problem('E_LABEL', r.group_by !== undefined ? at('group_by') : at(), `${r.kind} must group by ${loading.mustGroupBy}`));
     }
 
     for (const [key, text] of Object.entries(annotations)) {
@@ -342,17 +333,17 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
         problems.push(loc.problem('E_NOT_MULTIPLE_OF_INTERVAL', segs, `${what} ${formatDuration(ms)} is not a multiple of the rule set's interval ${formatDuration(intervalMs)}`));
       }
     };
-    if (r.kind !== 'error_ratio') {
+    if (loading.insteadOfWindow === null) {
       multiple(from('window'), windowMs, 'window');
       if (windowMs === 0) problems.push(loc.problem('E_DURATION', from('window'), 'window must be longer than 0'));
     }
     multiple(from('for'), forMs, 'for');
     multiple(from('keep_firing_for'), keepMs, 'keep_firing_for');
 
-    const base = {
+    const base: RuleBase = {
       name: r.name,
       description: r.description ?? null,
-      signal: r.kind === 'error_ratio' ? ('errors' as const) : signal,
+      signal,
       selector,
       groupBy: [...groupBy],
       windowMs: windowMs ?? 0,
@@ -367,69 +358,15 @@ function normalise(raw: RawRuleSet, loc: Locator, problems: RuleProblem[]): Rule
       file,
       fingerprint: '',
     };
-    const w = windowMs ?? 0;
-    let rule: Rule | null = null;
-    switch (r.kind) {
-      case 'threshold': {
-        const t = r.threshold as { op?: '>' | '>=' | '<' | '<='; value: number };
-        rule = { ...base, kind: 'threshold', op: t.op ?? '>', value: t.value };
-        break;
-      }
-      case 'spike': {
-        const b = r.baseline as NonNullable<RawRule['baseline']>;
-        let baseline: Baseline;
-        if (b.method === 'same_time_last_week') {
-          baseline = { method: 'same_time_last_week', weeks: b.weeks ?? 1, factor: b.factor as number };
-          if (w > 24 * 3600_000) problems.push(loc.problem('E_WINDOW_EXCEEDS_LOOKBACK', from('window'), `same_time_last_week compares windows of at most 1d (window is ${formatDuration(w)})`));
-        } else {
-          const lookbackMs = dur(at('baseline', 'lookback'), b.lookback, null) ?? 0;
-          multiple(at('baseline', 'lookback'), lookbackMs, 'lookback');
-          if (lookbackMs !== 0 && w > lookbackMs) {
-            problems.push(loc.problem('E_WINDOW_EXCEEDS_LOOKBACK', at('baseline', 'lookback'), `window ${formatDuration(w)} is longer than the baseline lookback ${formatDuration(lookbackMs)}; the baseline must cover at least one window`));
-          }
-          if (b.method === 'trailing') baseline = { method: 'trailing', lookbackMs, factor: b.factor as number };
-          else {
-            baseline = { method: 'zscore', lookbackMs, z: b.z as number };
-            if (w > 0 && lookbackMs >= w) {
-              const k = lookbackMs / w;
-              if (!Number.isInteger(k) || k < 2 || k > 24) {
-                problems.push(loc.problem('E_ZSCORE_WINDOWS', at('baseline', 'lookback'), `zscore compares the window with the lookback/window earlier windows; lookback ${formatDuration(lookbackMs)} must be 2 to 24 whole windows of ${formatDuration(w)}`));
-              }
-            }
-          }
-        }
-        rule = { ...base, kind: 'spike', baseline };
-        break;
-      }
-      case 'error_ratio': {
-        const windows: BurnWindow[] = [];
-        (r.windows ?? DEFAULT_BURN_WINDOWS).forEach((pair, wi) => {
-          const seg = r.windows !== undefined ? at('windows', wi) : at();
-          const longMs = dur([...seg, 'long'], pair.long, null);
-          const shortMs = dur([...seg, 'short'], pair.short, null);
-          multiple([...seg, 'long'], longMs, 'long window');
-          multiple([...seg, 'short'], shortMs, 'short window');
-          if (longMs !== null && shortMs !== null) {
-            if (shortMs >= longMs) problems.push(loc.problem('E_WINDOW_ORDER', [...seg, 'short'], `short window ${pair.short} must be shorter than long window ${pair.long}`));
-            if (shortMs === 0) problems.push(loc.problem('E_DURATION', [...seg, 'short'], 'short window must be longer than 0'));
-            windows.push({ longMs, shortMs, factor: pair.factor });
-          }
-        });
-        rule = { ...base, kind: 'error_ratio', objective: r.objective as number, windows };
-        break;
-      }
-      case 'new_error_code':
-      case 'absence': {
-        const lookbackMs = dur(at('lookback'), r.lookback, null) ?? 0;
-        multiple(at('lookback'), lookbackMs, 'lookback');
-        if (lookbackMs !== 0 && w > lookbackMs) {
-          problems.push(loc.problem('E_WINDOW_EXCEEDS_LOOKBACK', at('lookback'), `window ${formatDuration(w)} is longer than lookback ${formatDuration(lookbackMs)}`));
-        }
-        rule = { ...base, kind: r.kind, lookbackMs } as Rule;
-        break;
-      }
-    }
-    if (rule !== null && problems.length === before) {
+    const rule: Rule = loading.parse(base, {
+      raw: r as unknown as Readonly<Record<string, unknown>>,
+      at,
+      windowPath: from('window'),
+      duration: dur,
+      multipleOfInterval: multiple,
+      problem: (code, segments, message) => void problems.push(loc.problem(code, segments, message)),
+    });
+    if (problems.length === before) {
       const { file: _f, fingerprint: _p, ...meaning } = rule;
       rules.push({ ...rule, fingerprint: JSON.stringify(meaning) });
     }

@@ -1,10 +1,29 @@
 // absence: a group that had at least min_events in the lookback and none in the window.
+import { formatDuration } from '../../kernel/duration.ts';
 import type { AbsenceRule } from '../types.ts';
 import type { RuleKindDefinition } from './kind.ts';
 import { num } from './promql.ts';
 
 export const absence: RuleKindDefinition<AbsenceRule> = {
   kind: 'absence',
+  loading: {
+    defaultGroupBy: ['provider'],
+    defaultSignal: 'calls',
+    fixedSignal: null,
+    insteadOfWindow: null,
+    groupLabels: null,
+    needsSelector: false,
+    mustGroupBy: null,
+    parse(base, read) {
+      const lookbackPath = read.at('lookback');
+      const lookbackMs = read.duration(lookbackPath, read.raw.lookback as string | undefined, null) ?? 0;
+      read.multipleOfInterval(lookbackPath, lookbackMs, 'lookback');
+      if (lookbackMs !== 0 && base.windowMs > lookbackMs) {
+        read.problem('E_WINDOW_EXCEEDS_LOOKBACK', lookbackPath, `window ${formatDuration(base.windowMs)} is longer than lookback ${formatDuration(lookbackMs)}`);
+      }
+      return { ...base, kind: 'absence', lookbackMs };
+    },
+  },
   spanMs: (rule) => rule.windowMs + rule.lookbackMs,
   bucketSpanMs: (rule) => rule.windowMs + rule.lookbackMs,
   comparesWithHistory: false,

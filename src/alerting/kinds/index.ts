@@ -19,9 +19,9 @@ const KINDS: { readonly [K in RuleKind]: RuleKindDefinition<Extract<Rule, { kind
 /** Every kind, in the order rules/README.md lists them. */
 export const RULE_KIND_DEFINITIONS: readonly RuleKindDefinition[] = Object.values(KINDS) as RuleKindDefinition[];
 
-/** The definition of a rule's kind. */
-export function kindOf(rule: Rule): RuleKindDefinition {
-  return KINDS[rule.kind] as RuleKindDefinition;
+/** The definition of a kind, by name or by one of its rules. */
+export function kindOf(of: Rule | RuleKind): RuleKindDefinition {
+  return KINDS[typeof of === 'string' ? of : of.kind] as RuleKindDefinition;
 }
 
 /** How far back (ms before the evaluation time) a rule reads events. */
@@ -29,4 +29,4 @@ export function ruleSpanMs(rule: Rule): number {
   return kindOf(rule).spanMs(rule);
 }
 
-export type { GroupCounts, GroupEvaluator, RuleKindDefinition } from './kind.ts';
+export type { GroupCounts, GroupEvaluator, KindFieldReader, KindLoading, RuleKindDefinition } from './kind.ts';

@@ -1,12 +1,31 @@
 // new_error_code: a code (group) with events in the window and none in the lookback before it.
 // The engine holds the window bucket by bucket and the lookback only as "newest older non-empty
 // bucket" (olderMax), which is all the condition needs.
+import { formatDuration } from '../../kernel/duration.ts';
 import type { NewErrorCodeRule } from '../types.ts';
 import type { RuleKindDefinition } from './kind.ts';
 import { num } from './promql.ts';
 
 export const newErrorCode: RuleKindDefinition<NewErrorCodeRule> = {
   kind: 'new_error_code',
+  loading: {
+    defaultGroupBy: ['provider', 'code'],
+    defaultSignal: null,
+    fixedSignal: null,
+    insteadOfWindow: null,
+    groupLabels: null,
+    needsSelector: false,
+    mustGroupBy: 'code',
+    parse(base, read) {
+      const lookbackPath = read.at('lookback');
+      const lookbackMs = read.duration(lookbackPath, read.raw.lookback as string | undefined, null) ?? 0;
+      read.multipleOfInterval(lookbackPath, lookbackMs, 'lookback');
+      if (lookbackMs !== 0 && base.windowMs > lookbackMs) {
+        read.problem('E_WINDOW_EXCEEDS_LOOKBACK', lookbackPath, `window ${formatDuration(base.windowMs)} is longer than lookback ${formatDuration(lookbackMs)}`);
+      }
+      return { ...base, kind: 'new_error_code', lookbackMs };
+    },
+  },
   spanMs: (rule) => rule.windowMs + rule.lookbackMs,
   bucketSpanMs: (rule) => rule.windowMs,
   comparesWithHistory: true,

@@ -1,6 +1,7 @@
 // spike: the window's count against a baseline from the same group's history — the trailing
 // lookback scaled to one window, the same window in earlier weeks, or a z-score over earlier windows.
-import { WEEK_MS, type SpikeRule } from '../types.ts';
+import { formatDuration } from '../../kernel/duration.ts';
+import { WEEK_MS, type Baseline, type SpikeRule } from '../types.ts';
 import type { RuleKindDefinition } from './kind.ts';
 import { num } from './promql.ts';
 
@@ -9,8 +10,47 @@ function spanMs(rule: SpikeRule): number {
   return b.method === 'same_time_last_week' ? b.weeks * WEEK_MS + rule.windowMs : rule.windowMs + b.lookbackMs;
 }
 
+interface RawBaseline {
+  method: Baseline['method'];
+  lookback?: string;
+  factor?: number;
+  weeks?: number;
+  z?: number;
+}
+
 export const spike: RuleKindDefinition<SpikeRule> = {
   kind: 'spike',
+  loading: {
+    defaultGroupBy: ['provider'],
+    defaultSignal: null,
+    fixedSignal: null,
+    insteadOfWindow: null,
+    groupLabels: null,
+    needsSelector: true,
+    mustGroupBy: null,
+    parse(base, read) {
+      const b = read.raw.baseline as RawBaseline;
+      const w = base.windowMs;
+      if (b.method === 'same_time_last_week') {
+        if (w > 24 * 3600_000) read.problem('E_WINDOW_EXCEEDS_LOOKBACK', read.windowPath, `same_time_last_week compares windows of at most 1d (window is ${formatDuration(w)})`);
+        return { ...base, kind: 'spike', baseline: { method: 'same_time_last_week', weeks: b.weeks ?? 1, factor: b.factor as number } };
+      }
+      const lookbackPath = read.at('baseline', 'lookback');
+      const lookbackMs = read.duration(lookbackPath, b.lookback, null) ?? 0;
+      read.multipleOfInterval(lookbackPath, lookbackMs, 'lookback');
+      if (lookbackMs !== 0 && w > lookbackMs) {
+        read.problem('E_WINDOW_EXCEEDS_LOOKBACK', lookbackPath, `window ${formatDuration(w)} is longer than the baseline lookback ${formatDuration(lookbackMs)}; the baseline must cover at least one window`);
+      }
+      if (b.method === 'trailing') return { ...base, kind: 'spike', baseline: { method: 'trailing', lookbackMs, factor: b.factor as number } };
+      if (w > 0 && lookbackMs >= w) {
+        const k = lookbackMs / w;
+        if (!Number.isInteger(k) || k < 2 || k > 24) {
+          read.problem('E_ZSCORE_WINDOWS', lookbackPath, `zscore compares the window with the lookback/window earlier windows; lookback ${formatDuration(lookbackMs)} must be 2 to 24 whole windows of ${formatDuration(w)}`);
+        }
+      }
+      return { ...base, kind: 'spike', baseline: { method: 'zscore', lookbackMs, z: b.z as number } };
+    },
+  },
   spanMs,
   bucketSpanMs: spanMs,
   comparesWithHistory: true,

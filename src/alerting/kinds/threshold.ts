@@ -19,6 +19,19 @@ function compare(a: number, op: ThresholdOp, b: number): boolean {
 
 export const threshold: RuleKindDefinition<ThresholdRule> = {
   kind: 'threshold',
+  loading: {
+    defaultGroupBy: ['provider'],
+    defaultSignal: null,
+    fixedSignal: null,
+    insteadOfWindow: null,
+    groupLabels: null,
+    needsSelector: true,
+    mustGroupBy: null,
+    parse(base, read) {
+      const t = read.raw.threshold as { op?: ThresholdOp; value: number };
+      return { ...base, kind: 'threshold', op: t.op ?? '>', value: t.value };
+    },
+  },
   spanMs: (rule) => rule.windowMs,
   bucketSpanMs: (rule) => rule.windowMs,
   comparesWithHistory: false,
