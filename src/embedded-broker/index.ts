@@ -4,6 +4,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -55,7 +56,12 @@ export interface EmbeddedBroker {
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = join(here, '..', '..');
 export const LAUNCHER_SOURCE = join(projectRoot, 'native', 'mock-broker', 'launcher.c');
-const DEFAULT_CACHE_DIR = join(projectRoot, 'node_modules', '.cache', 'paysignal');
+// A clone caches the launcher with its other build caches in node_modules/.cache. An installed
+// package (no src/) may sit where only root can write (`npm install -g`), so it uses the user's
+// cache directory instead.
+const DEFAULT_CACHE_DIR = existsSync(join(projectRoot, 'src'))
+  ? join(projectRoot, 'node_modules', '.cache', 'paysignal')
+  : join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'paysignal');
 
 function missing(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT';
@@ -93,7 +99,15 @@ export async function buildLauncher(cacheDir = DEFAULT_CACHE_DIR): Promise<strin
   const hash = createHash('sha256').update(source).update('\0').update(flags.join(' ')).update(process.arch).digest('hex').slice(0, 16);
   const binary = join(cacheDir, `mock-broker-${hash}`);
   if (existsSync(binary)) return binary;
-  mkdirSync(cacheDir, { recursive: true });
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+  } catch (error) {
+    throw new EmbeddedBrokerError(
+      'EMBEDDED_BROKER_COMPILE_FAILED',
+      `cannot create ${cacheDir}, where the compiled launcher is kept (${(error as Error).message}); set XDG_CACHE_HOME to a directory you can write`,
+      { cause: error },
+    );
+  }
   // Compile to a private name and rename, so concurrent test workers never run a half-written file.
   const temp = `${binary}.${process.pid}.${Date.now()}.tmp`;
   try {

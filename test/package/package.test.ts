@@ -190,6 +190,22 @@ describe('the packed package, installed into an empty folder', () => {
     }
   }, 90_000);
 
+  it("keeps the demo's compiled broker launcher in the user's cache directory, and says so when it cannot write there", async () => {
+    const cache = join(work, 'user-cache');
+    const build = `const { buildLauncher } = await import(${JSON.stringify(pathToFileURL(join(installed, 'dist', 'embedded-broker', 'index.js')).href)}); console.log(await buildLauncher());`;
+    const built = await run(PROJECT_NODE, ['--input-type=module', '--eval', build], { cwd: app, env: { XDG_CACHE_HOME: cache }, timeoutMs: 60_000 });
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stdout.trim()).toMatch(new RegExp(`^${cache}/paysignal/mock-broker-[0-9a-f]+$`));
+    expect(existsSync(join(installed, 'node_modules', '.cache'))).toBe(false);
+
+    const notADirectory = join(work, 'events.ndjson');
+    await writeFile(notADirectory, '');
+    const demo = await installedPaysignal(['demo', '--duration', '1'], { env: { XDG_CACHE_HOME: notADirectory } });
+    expect(demo.code).toBe(1);
+    expect(demo.stderr).toContain(`EMBEDDED_BROKER_COMPILE_FAILED: cannot create ${notADirectory}/paysignal`);
+    expect(demo.stderr).toContain('set XDG_CACHE_HOME to a directory you can write');
+  });
+
   it('answers --help with examples, and an unknown command with exit code 2', async () => {
     const help = await installedPaysignal(['rules', '--help']);
     expect(help.code).toBe(0);
