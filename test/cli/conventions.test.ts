@@ -59,7 +59,10 @@ describe('paysignal command-line conventions', () => {
   });
 
   it('exits with 2 on usage errors and 1 on failures', async () => {
-    expect((await runPaysignal([])).code).toBe(2);
+    const bare = await runPaysignal([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toMatch(/^paysignal: missing command\nUsage: paysignal <command>/);
     expect((await runPaysignal(['frobnicate'])).code).toBe(2);
     expect((await runPaysignal(['classify', '--no-such-option'])).code).toBe(2);
     expect((await runPaysignal(['rules', 'compile', '--format', 'xml'])).code).toBe(2);
