@@ -254,6 +254,22 @@ describe('engine state checkpoint', () => {
     expect(text).toContain(`paysignal_alert_state_bytes ${bytes.length}`);
   });
 
+  it('a state grown past what a restore accepts is logged once when written, and refused as oversized at restore', () => {
+    const warnings: string[] = [];
+    const logger = { info: () => {}, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null, logger });
+    // 34 codes of 1 MiB each (NewCode groups by code): 34 MiB of group keys, more than 32 MiB of JSON.
+    for (let i = 0; i < 34; i++) {
+      const code = `${String(i).padStart(2, '0')}${'x'.repeat(1024 * 1024)}`;
+      engine.onSignal(toEngineSignal({ ts: T0 + i, labels: { provider: 'setel', operation: 'authorize', code, category: 'validation', retry: 'fix_and_resubmit' }, violation: null }, { topic: TOPIC, partition: 0, offset: i }));
+    }
+    const bytes = engine.encodeState();
+    engine.encodeState();
+    expect(warnings).toEqual(["alert engine state is larger than a restore accepts: a restart will start cold; lower maxGroupsPerRule or the rules' spans"]);
+    const fresh = engineFor();
+    expect(fresh.restoreState(bytes)).toMatchObject({ result: 'oversized', detail: 'checkpoint inflates to more than 33554432 bytes' });
+  });
+
   describe('a checkpoint that cannot be used is refused with its reason; the engine starts cold and keeps running', () => {
     const good = (): Uint8Array => {
       const e = engineFor();

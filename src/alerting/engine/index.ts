@@ -54,6 +54,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   let timer: TimerHandle | null = null;
   let lateEvents = 0;
   let alreadyInState = 0;
+  /** The last state written was larger than a restore accepts (warned once until it fits again). */
+  let stateTooLarge = false;
   let droppedEvents = 0;
   let futureEvents = 0;
 
@@ -270,12 +272,15 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     encodeState(): Uint8Array {
       const { bytes, jsonBytes } = encodeCheckpointSized(engine.snapshot());
       metrics?.stateBytes.set(bytes.length);
-      if (bytes.length > MAX_CHECKPOINT_BYTES || jsonBytes > MAX_CHECKPOINT_JSON_BYTES) {
+      const tooLarge = bytes.length > MAX_CHECKPOINT_BYTES || jsonBytes > MAX_CHECKPOINT_JSON_BYTES;
+      // Once when the state outgrows what a restore accepts (checkpoints are written at every commit).
+      if (tooLarge && !stateTooLarge) {
         logger?.warn(
           { bytes: bytes.length, jsonBytes, maxBytes: MAX_CHECKPOINT_BYTES, maxJsonBytes: MAX_CHECKPOINT_JSON_BYTES, ...stateSize() },
           'alert engine state is larger than a restore accepts: a restart will start cold; lower maxGroupsPerRule or the rules\' spans',
         );
       }
+      stateTooLarge = tooLarge;
       return bytes;
     },
 
