@@ -1,7 +1,8 @@
-// The in-process alert engine (docs: rules/README.md, "The in-process engine"): an EventSink that
-// counts classified events into event-time windows per rule and group, evaluates every rule on its
-// set's grid of evaluation times once the watermark has passed them, and keeps Prometheus's alert
-// state machine. This module composes the parts, each of which has one job:
+// The in-process alert engine (rules/README.md, "Time model" and "Durable state";
+// docs/architecture.md#time-model): an EventSink that counts classified events into event-time
+// windows per rule and group, evaluates every rule on its set's grid of evaluation times once the
+// watermark has passed them, and keeps Prometheus's alert state machine. This module composes the
+// parts, each of which has one job:
 //   signal.ts         the engine's input (EngineSignal) and its adapter from ProcessedEvent
 //   partitions.ts     event time per source partition: watermarks, lateness, idleness
 //   windows.ts        the window store of one rule and group
