@@ -26,19 +26,19 @@ const PARTITIONS = 12;
 const RULES_DIR = resolve('rules');
 
 let kafka: TestKafka;
-let am: RunningAlertmanager;
 let dir: string;
-let service: RunningService | null = null;
+const services = new Set<RunningService>();
+const alertmanagers = new Set<RunningAlertmanager>();
 
 beforeAll(async () => {
-  [kafka, am] = await Promise.all([startTestKafka(), startAlertmanager()]);
+  kafka = await startTestKafka();
   dir = mkdtempSync(join(tmpdir(), 'paysignal-catch-up-'));
 });
 
 afterAll(async () => {
-  await service?.stop().catch(() => {});
+  for (const service of services) await service.stop().catch(() => {});
+  for (const am of alertmanagers) await am.close().catch(() => {});
   await kafka?.stop();
-  await am?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -101,30 +101,34 @@ function firings(engine: AlertEngine): Firing[] {
 }
 
 describe('catching up on 12 partitions', () => {
-  it('counts every event, pages for the burst, and fires exactly what a live run in time order fires', async () => {
-    const topic = await kafka.createTopic('catch-up', PARTITIONS);
-    const dlq = await kafka.createTopic('catch-up-dlq', 1);
-    const end = Date.now();
-    const events = history(end);
-    // One produce request: each partition's history is one message set, so (as with a real
-    // cluster's large fetches) kafkajs hands each partition's whole 90 minutes over in one batch.
-    const producer = kafka.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-    await producer.connect();
-    await producer.send({ topic, messages: events.map((e) => e.message), acks: -1 });
-    await producer.disconnect();
-    const perPartition = await kafka.highWatermarks(topic);
-    expect(perPartition.size).toBe(PARTITIONS);
-    for (const high of perPartition.values()) expect(Number(high)).toBeGreaterThan(events.length / PARTITIONS / 2);
+  // The engine is fed ProcessedEvents on the main thread, or signal tuples from a worker thread.
+  for (const [where, workers] of [['pipeline on the main thread', '0'], ['pipeline on a worker thread', '1']] as const) {
+    it(`counts every event, pages for the burst, and fires exactly what a live run in time order fires (${where})`, async () => {
+      const am = await startAlertmanager();
+      alertmanagers.add(am);
+      const topic = await kafka.createTopic('catch-up', PARTITIONS);
+      const dlq = await kafka.createTopic('catch-up-dlq', 1);
+      const end = Date.now();
+      const events = history(end);
+      // One produce request: each partition's history is one message set, so (as with a real
+      // cluster's large fetches) kafkajs hands each partition's whole 90 minutes over in one batch.
+      const producer = kafka.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+      await producer.connect();
+      await producer.send({ topic, messages: events.map((e) => e.message), acks: -1 });
+      await producer.disconnect();
+      const perPartition = await kafka.highWatermarks(topic);
+      expect(perPartition.size).toBe(PARTITIONS);
+      for (const high of perPartition.values()) expect(Number(high)).toBeGreaterThan(events.length / PARTITIONS / 2);
 
-    // The uninterrupted run: the same events, in time order, into an engine with the same rules and lateness.
-    const { ruleSets, problems } = await loadRules([RULES_DIR]);
-    expect(problems).toEqual([]);
-    const live = createAlertEngine({ ruleSets, clock: createFakeClock(end), allowedLatenessMs: MIN, idleTimeoutMs: null });
-    const expected = firings(live);
-    for (const e of [...events].sort((a, b) => a.synthetic.ts - b.synthetic.ts)) live.onEvent(toProcessedEvent(e.synthetic));
+      // The uninterrupted run: the same events, in time order, into an engine with the same rules and lateness.
+      const { ruleSets, problems } = await loadRules([RULES_DIR]);
+      expect(problems).toEqual([]);
+      const live = createAlertEngine({ ruleSets, clock: createFakeClock(end), allowedLatenessMs: MIN, idleTimeoutMs: null });
+      const expected = firings(live);
+      for (const e of [...events].sort((a, b) => a.synthetic.ts - b.synthetic.ts)) live.onEvent(toProcessedEvent(e.synthetic));
 
-    const config = parseConfig(
-      `kafka:
+      const config = parseConfig(
+        `kafka:
   heartbeat_interval: 300ms
   session_timeout: 10s
   max_wait: 200ms
@@ -135,51 +139,58 @@ rules:
 alertmanager:
   resend_interval: 2s
 `,
-      join(dir, 'paysignal.yaml'),
-      {
-        KAFKA_BROKERS: kafka.bootstrapServers,
-        KAFKA_TOPIC: topic,
-        KAFKA_GROUP_ID: `catch-up-${topic}`,
-        KAFKA_DLQ_TOPIC: dlq,
-        KAFKA_FROM_BEGINNING: 'true',
-        PAYSIGNAL_RULES: RULES_DIR,
-        ALERTMANAGER_URL: am.url,
-        PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-        PAYSIGNAL_HTTP_PORT: '0',
-      },
-    );
-    service = await startService({ config, logger: createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' }) });
-    const engine = service.alerting?.engine as AlertEngine;
-    // Attached before the group join (about 3 s) lets any batch through.
-    const got = firings(engine);
+        join(dir, 'paysignal.yaml'),
+        {
+          KAFKA_BROKERS: kafka.bootstrapServers,
+          KAFKA_TOPIC: topic,
+          KAFKA_GROUP_ID: `catch-up-${topic}`,
+          KAFKA_DLQ_TOPIC: dlq,
+          KAFKA_FROM_BEGINNING: 'true',
+          PAYSIGNAL_RULES: RULES_DIR,
+          ALERTMANAGER_URL: am.url,
+          PAYSIGNAL_HTTP_HOST: '127.0.0.1',
+          PAYSIGNAL_HTTP_PORT: '0',
+          PAYSIGNAL_WORKERS: workers,
+        },
+      );
+      const service = await startService({ config, logger: createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' }) });
+      services.add(service);
+      const engine = service.alerting?.engine as AlertEngine;
+      // Attached before the group join (about 3 s) lets any batch through.
+      const got = firings(engine);
 
 
-    await waitFor(
-      'every event consumed',
-      async () => {
-        const committed = await kafka.committedOffsets(`catch-up-${topic}`, topic);
-        return [...perPartition].every(([p, high]) => committed.get(p) === high) ? true : undefined;
-      },
-      60_000,
-      200,
-    );
-    const paged = await waitFor('the MERCHANT_INACTIVE page in Alertmanager', async () => {
-      const alerts = await am.alerts();
-      return alerts.some((a) => a.labels.alertname === 'MerchantInactiveSpike') ? alerts : undefined;
-    });
+      await waitFor(
+        'every event consumed',
+        async () => {
+          const committed = await kafka.committedOffsets(`catch-up-${topic}`, topic);
+          return [...perPartition].every(([p, high]) => committed.get(p) === high) ? true : undefined;
+        },
+        60_000,
+        200,
+      );
+      const paged = await waitFor('the MERCHANT_INACTIVE page in Alertmanager', async () => {
+        const alerts = await am.alerts();
+        return alerts.some((a) => a.labels.alertname === 'MerchantInactiveSpike') ? alerts : undefined;
+      });
 
-    expect(engine.stats().lateEvents).toBe(0);
-    expect(await service.registry.metrics()).not.toMatch(/paysignal_alert_partition_late_events_total\{[^}]*\} [1-9]/);
-    expect(engine.partitions().map((p) => p.partition).sort((a, b) => a - b)).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
-    // The live run pages for the burst and for nothing else.
-    expect([...new Set(expected.map((f) => f.text.split(' ')[0]))]).toEqual(['MerchantInactiveSpike']);
-    expect(paged.map((a) => a.labels.alertname)).toEqual(['MerchantInactiveSpike']);
-    // The catch-up evaluated the same times over the same windows: the same firings with the same
-    // counts, no others (up to where both have evaluated: the live run's watermark is the newest
-    // event's, the service's the slowest partition's until partitions go idle).
-    const until = Math.min(live.watermark() as number, engine.watermark() as number);
-    const upTo = (list: Firing[]): string[] => list.filter((f) => f.at <= until).map((f) => f.text).sort();
-    expect(upTo(got).length).toBeGreaterThan(0);
-    expect(upTo(got)).toEqual(upTo(expected));
-  }, 120_000);
+      expect(engine.stats().lateEvents).toBe(0);
+      expect(await service.registry.metrics()).not.toMatch(/paysignal_alert_partition_late_events_total\{[^}]*\} [1-9]/);
+      expect(engine.partitions().map((p) => p.partition).sort((a, b) => a - b)).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
+      // The live run pages for the burst and for nothing else.
+      expect([...new Set(expected.map((f) => f.text.split(' ')[0]))]).toEqual(['MerchantInactiveSpike']);
+      expect(paged.map((a) => a.labels.alertname)).toEqual(['MerchantInactiveSpike']);
+      // The catch-up evaluated the same times over the same windows: the same firings with the same
+      // counts, no others (up to where both have evaluated: the live run's watermark is the newest
+      // event's, the service's the slowest partition's until partitions go idle).
+      const until = Math.min(live.watermark() as number, engine.watermark() as number);
+      const upTo = (list: Firing[]): string[] => list.filter((f) => f.at <= until).map((f) => f.text).sort();
+      expect(upTo(got).length).toBeGreaterThan(0);
+      expect(upTo(got)).toEqual(upTo(expected));
+      await service.stop();
+      services.delete(service);
+      await am.close();
+      alertmanagers.delete(am);
+    }, 120_000);
+  }
 });
