@@ -1,6 +1,8 @@
 // Writes the files generated from the project's declarations, so each fact is written once:
 //
-//   docs/errors.md   every error code, from src/error-codes.ts
+//   docs/errors.md              every error code, from src/error-codes.ts
+//   docs/configuration.md       every setting, from the declarations listed in src/config/sections.ts
+//   examples/paysignal.yaml     every setting with its default, from the same declarations
 //
 // Usage: node scripts/generate.ts [--check]   (npm run generate)
 //   --check   writes nothing; exits 1 naming every generated file that is out of date
@@ -9,6 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { configurationMarkdown, exampleYaml } from '../src/config/reference.ts';
 import { ERROR_AREAS, ERROR_CODES, type ErrorArea } from '../src/error-codes.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,7 +50,11 @@ export function errorsMarkdown(): string {
 
 /** Every generated file: path relative to the repository root -> its content. */
 export function generatedFiles(): ReadonlyMap<string, string> {
-  return new Map([['docs/errors.md', errorsMarkdown()]]);
+  return new Map([
+    ['docs/errors.md', errorsMarkdown()],
+    ['docs/configuration.md', configurationMarkdown()],
+    ['examples/paysignal.yaml', exampleYaml()],
+  ]);
 }
 
 /** Generated files whose content on disk differs from what generatedFiles() says. */

@@ -50,6 +50,8 @@ function engineWith(sets: readonly RuleSet[]): AlertEngine {
     allowedLatenessMs: 60_000,
     idleTimeoutMs: null,
     maxGroupsPerRule: 1_000_000,
+    tickIntervalMs: 5_000,
+    maxAlertAgeMs: 15 * 60_000,
   });
 }
 

@@ -91,7 +91,7 @@ const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping
 const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
 const signals = signalsFromConfig(config, classifier, registry);
 // The shipped rules, evaluated but not sent anywhere, and not watched.
-const alerting = (await startAlertingFromConfig({ ...config, rules: { ...config.rules, dir: join(ROOT, 'rules') } }, registry, undefined, { alertmanagerUrl: null, watch: false, reloadSignal: null }))!;
+const alerting = (await startAlertingFromConfig({ ...config, rules: { ...config.rules, dir: join(ROOT, 'rules') } }, registry, undefined, { alertmanager: { ...config.alertmanager, url: null }, watch: false, reloadSignal: null }))!;
 let rejected = 0;
 const deadLetter: DeadLetterSink = { add: () => void rejected++, flush: async () => {} };
 const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: [...signals.sinks, alerting.engine], deadLetter });

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import { createCorrelationTracker } from '../../src/classify/correlation.ts';
+import { parseConfig } from '../../src/config/config.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import type { ProcessedEvent } from '../../src/pipeline/types.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
@@ -62,6 +63,7 @@ async function measure(mode: 'off' | 'on'): Promise<Measured> {
   const signals = createSignals({
     classifier,
     registry: createMetricsRegistry(),
+    metrics: parseConfig(null, null, {}).metrics,
     tracing:
       blackHole === null
         ? { enabled: false }

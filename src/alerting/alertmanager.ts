@@ -31,12 +31,12 @@ export interface AlertmanagerClientOptions {
    * `{{ $labels.alertname }}` are replaced with URL-encoded label values. Default: none.
    */
   readonly generatorUrl?: string;
-  /** Re-send period of known alerts; default 60 s. */
-  readonly resendIntervalMs?: number;
+  /** Re-send period of known alerts (`alertmanager.resend_interval`). */
+  readonly resendIntervalMs: number;
   /** How long resolved alerts are re-sent; default 15 min. */
   readonly resolvedRetentionMs?: number;
-  /** Most alerts waiting; default 10 000. */
-  readonly queueCapacity?: number;
+  /** Most alerts waiting (`alertmanager.queue_size`); the oldest are dropped beyond it. */
+  readonly queueSize: number;
   /** Alerts per POST; default 100. */
   readonly batchSize?: number;
   readonly initialBackoffMs?: number;
@@ -74,9 +74,9 @@ function fingerprint(labels: Readonly<Record<string, string>>): string {
 export function createAlertmanagerClient(options: AlertmanagerClientOptions): AlertmanagerClient {
   const clock = options.clock ?? systemClock;
   const endpoint = `${options.url.replace(/\/+$/, '')}/api/v2/alerts`;
-  const resendMs = options.resendIntervalMs ?? 60_000;
+  const resendMs = options.resendIntervalMs;
   const retentionMs = options.resolvedRetentionMs ?? 15 * 60_000;
-  const capacity = options.queueCapacity ?? 10_000;
+  const capacity = options.queueSize;
   const batchSize = options.batchSize ?? 100;
   const initialBackoff = options.initialBackoffMs ?? 500;
   const maxBackoff = options.maxBackoffMs ?? 30_000;

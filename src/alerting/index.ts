@@ -4,6 +4,7 @@
 import type { Registry } from 'prom-client';
 import { createAlertmanagerClient, type AlertmanagerClient } from './alertmanager.ts';
 import type { Clock } from './clock.ts';
+import type { AlertmanagerConfig, RulesConfig } from './config.ts';
 import { createAlertEngine, type AlertEngine } from './engine/index.ts';
 import { RuleLoadError } from './loader.ts';
 import { createRuleReloader, type RuleReloader } from './reload.ts';
@@ -17,24 +18,16 @@ export interface AlertingLogger {
 export interface AlertingOptions {
   /** Rule files or directories (PAYSIGNAL_RULES). */
   readonly rulesPaths: readonly string[];
-  /** ALERTMANAGER_URL; null/undefined: alerts are evaluated (metrics, logs) but not sent. */
-  readonly alertmanagerUrl?: string | null;
+  /** The engine's settings. */
+  readonly rules: RulesConfig;
+  /** Where alerts go; with `url` null they are evaluated (metrics, logs) but not sent. */
+  readonly alertmanager: AlertmanagerConfig;
   /** generatorURL template, e.g. a Grafana dashboard link with `{{ $labels.provider }}`. */
   readonly generatorUrl?: string;
   readonly registry: Registry;
   readonly logger?: AlertingLogger;
   readonly clock?: Clock;
-  /** Engine: default 30 s. */
-  readonly allowedLatenessMs?: number;
-  /** Engine: default 15 min. */
-  readonly maxAlertAgeMs?: number;
-  /** Engine tick (sending), default 5 s. */
-  readonly tickIntervalMs?: number;
-  /** Engine: wall time after which a silent partition stops holding the watermark back; default 60 s; null: never. */
-  readonly idleTimeoutMs?: number | null;
   readonly maxGroupsPerRule?: number;
-  /** Alertmanager re-send period, default 60 s. */
-  readonly resendIntervalMs?: number;
   /** Watch the rule paths for changes; default true. */
   readonly watch?: boolean;
   /** Reload signal; default SIGHUP. */
@@ -54,12 +47,14 @@ export interface Alerting {
 
 export function createAlerting(options: AlertingOptions): Alerting {
   const logger = options.logger;
-  const client = options.alertmanagerUrl
+  const { rules, alertmanager } = options;
+  const client = alertmanager.url
     ? createAlertmanagerClient({
-        url: options.alertmanagerUrl,
+        url: alertmanager.url,
         registry: options.registry,
+        resendIntervalMs: alertmanager.resend_interval,
+        queueSize: alertmanager.queue_size,
         ...(options.generatorUrl === undefined ? {} : { generatorUrl: options.generatorUrl }),
-        ...(options.resendIntervalMs === undefined ? {} : { resendIntervalMs: options.resendIntervalMs }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         ...(logger === undefined ? {} : { logger }),
       })
@@ -69,10 +64,10 @@ export function createAlerting(options: AlertingOptions): Alerting {
     registry: options.registry,
     ...(client === null ? {} : { notifier: client }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
-    ...(options.allowedLatenessMs === undefined ? {} : { allowedLatenessMs: options.allowedLatenessMs }),
-    ...(options.maxAlertAgeMs === undefined ? {} : { maxAlertAgeMs: options.maxAlertAgeMs }),
-    ...(options.tickIntervalMs === undefined ? {} : { tickIntervalMs: options.tickIntervalMs }),
-    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+    allowedLatenessMs: rules.allowed_lateness,
+    maxAlertAgeMs: rules.max_alert_age,
+    tickIntervalMs: rules.evaluation_interval,
+    idleTimeoutMs: rules.partition_idle_timeout,
     ...(options.maxGroupsPerRule === undefined ? {} : { maxGroupsPerRule: options.maxGroupsPerRule }),
     ...(logger === undefined ? {} : { logger }),
   });

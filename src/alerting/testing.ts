@@ -121,6 +121,8 @@ export function runEngine(ruleSets: readonly RuleSet[], events: readonly Synthet
     idleTimeoutMs: null,
     maxFutureSkewMs: Number.MAX_SAFE_INTEGER,
     maxGroupsPerRule: 100_000,
+    tickIntervalMs: 5_000,
+    maxAlertAgeMs: 15 * 60_000,
   });
   const seen = new Map<string, Observation>();
   engine.onStep((rule, at, firing) => {

@@ -1,11 +1,2 @@
-export {
-  loadConfig,
-  parseConfig,
-  assertKafkaConfigured,
-  DEFAULT_HTTP_PORT,
-  ENV_BINDINGS,
-  type PaysignalConfig,
-  type KafkaSection,
-  type LoadConfigOptions,
-  type SaslMechanism,
-} from './config.ts';
+export { loadConfig, parseConfig, assertKafkaConfigured, type PaysignalConfig, type KafkaConfig, type LoadConfigOptions, type SaslMechanism } from './config.ts';
+export { environmentVariables } from './reference.ts';

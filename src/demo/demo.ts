@@ -12,6 +12,7 @@ import type { Producer } from 'kafkajs';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../embedded-broker/index.ts';
 import { parseConfig } from '../config/config.ts';
 import { createKafkaClient } from '../sources/kafka/client.ts';
+import { kafkaClientOptions } from '../service/kafka-options.ts';
 import { startService, type RunningService } from '../service/service.ts';
 import type { Logger } from '../logging.ts';
 import type { AlertSnapshot } from '../alerting/engine/index.ts';
@@ -109,7 +110,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const i of INCIDENTS) say(`  ${Math.round(i.from * 100)}%-${Math.round(i.to * 100)}% of the run  ${i.description}`);
     await service.source.waitUntilReady(60_000);
 
-    const kafka = createKafkaClient({ brokers: [broker.bootstrapServers], clientId: 'paysignal-demo-traffic' }, logger.child({ component: 'demo-producer' }));
+    const kafka = createKafkaClient(kafkaClientOptions(config, 'paysignal-demo-traffic'), logger.child({ component: 'demo-producer' }));
     producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
 

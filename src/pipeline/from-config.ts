@@ -12,7 +12,7 @@ export function signalsFromConfig(config: PaysignalConfig, classifier: Classifie
   return createSignals({
     classifier,
     registry,
-    metrics: { unknownCodeCap: config.metrics.unknown_code_cap, unknownOperationCap: config.metrics.unknown_operation_cap },
+    metrics: config.metrics,
     tracing: {
       enabled: config.tracing.enabled,
       successSampleRatio: config.tracing.success_sample_ratio,
@@ -30,19 +30,15 @@ export async function startAlertingFromConfig(
   config: PaysignalConfig,
   registry: Registry,
   logger: Logger | undefined,
-  overrides: Partial<Pick<AlertingOptions, 'watch' | 'reloadSignal' | 'alertmanagerUrl'>> = {},
+  overrides: Partial<Pick<AlertingOptions, 'watch' | 'reloadSignal' | 'alertmanager'>> = {},
 ): Promise<Alerting | null> {
   if (config.rules.dir === null) return null;
   const alerting = createAlerting({
     rulesPaths: [config.rules.dir],
-    alertmanagerUrl: config.alertmanager.url,
+    rules: config.rules,
+    alertmanager: config.alertmanager,
     registry,
     ...(logger === undefined ? {} : { logger: logger.child({ component: 'alerting' }) }),
-    allowedLatenessMs: config.rules.allowed_lateness,
-    maxAlertAgeMs: config.rules.max_alert_age,
-    idleTimeoutMs: config.rules.partition_idle_timeout,
-    tickIntervalMs: config.rules.evaluation_interval,
-    resendIntervalMs: config.alertmanager.resend_interval,
     ...overrides,
   });
   try {

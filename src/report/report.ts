@@ -1,5 +1,6 @@
 // The weekly report end to end: fetch from a source, build the model, render.
 import type { Classifier } from '../classify/classifier.ts';
+import { REPORT_FORMATS } from './config.ts';
 import { fromLogs, type LogsSourceOptions } from './logs-source.ts';
 import { fromPrometheus, type PrometheusSourceOptions } from './prometheus-source.ts';
 import { buildReport, type ReportModel } from './model.ts';
@@ -7,8 +8,8 @@ import { renderMarkdown } from './markdown.ts';
 import { renderHtml } from './html.ts';
 import type { IsoWeek } from './week.ts';
 
-export type ReportFormat = 'md' | 'html' | 'json';
-export const FORMATS: readonly ReportFormat[] = ['md', 'html', 'json'];
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+export const FORMATS: readonly ReportFormat[] = REPORT_FORMATS;
 
 export type SourceOptions =
   | ({ readonly kind: 'prometheus' } & PrometheusSourceOptions)

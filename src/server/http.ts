@@ -9,9 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { acceptsOpenMetrics, type Exposition } from '../sinks/exposition.ts';
 
-import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from '../config/config.ts';
 
-export { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT };
 
 /** Named readiness checks, e.g. `{ kafka_group_joined: true, partitions_assigned: false, rules_loaded: true }`. */
 export type ReadinessChecks = Readonly<Record<string, boolean>>;
@@ -20,10 +18,10 @@ export interface HttpServerOptions {
   readonly exposition: Exposition;
   /** Called per /readyz request; may be async. Default: always ready. */
   readonly readiness?: () => ReadinessChecks | Promise<ReadinessChecks>;
-  /** Default PAYSIGNAL_HTTP_HOST, else 0.0.0.0 (a scrape target must be reachable from Prometheus). */
-  readonly host?: string;
-  /** Default PAYSIGNAL_HTTP_PORT, else 9464; 0 picks a free port. */
-  readonly port?: number;
+  /** `http.host` of the configuration. */
+  readonly host: string;
+  /** `http.port` of the configuration; 0 picks a free port. */
+  readonly port: number;
   /** Called with errors from rendering or readiness (they answer 500 / 503); default ignore. */
   readonly onError?: (error: unknown) => void;
 }
@@ -57,21 +55,9 @@ function json(req: IncomingMessage, res: ServerResponse, status: number, value: 
   send(req, res, status, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`, extra);
 }
 
-export function envHttpAddress(env: NodeJS.ProcessEnv = process.env): { host: string; port: number } {
-  const host = env.PAYSIGNAL_HTTP_HOST?.trim() || DEFAULT_HTTP_HOST;
-  const rawPort = env.PAYSIGNAL_HTTP_PORT?.trim();
-  const port = rawPort ? Number(rawPort) : DEFAULT_HTTP_PORT;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`PAYSIGNAL_HTTP_PORT must be an integer port 0..65535, got ${JSON.stringify(rawPort)}`);
-  }
-  return { host, port };
-}
-
 /** Starts listening; resolves once bound. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  const fromEnv = options.host === undefined || options.port === undefined ? envHttpAddress() : null;
-  const host = options.host ?? fromEnv!.host;
-  const port = options.port ?? fromEnv!.port;
+  const { host, port } = options;
   const readiness = options.readiness ?? (() => ({}));
   const onError = options.onError ?? (() => undefined);
   const { exposition } = options;

@@ -5,39 +5,39 @@ import type { KafkaSourceOptions } from '../sources/kafka/source.ts';
 
 /** The Kafka client options of the service, from the configuration. */
 export function kafkaClientOptions(config: PaysignalConfig, clientId = config.kafka.client_id): KafkaClientOptions {
-  const k = config.kafka;
+  const kafka = config.kafka;
   return {
-    brokers: k.brokers,
+    brokers: kafka.brokers,
     clientId,
-    sasl: k.sasl ?? undefined,
+    sasl: kafka.sasl ?? undefined,
     tls: {
-      enabled: k.tls.enabled,
-      caFile: k.tls.ca_file ?? undefined,
-      certFile: k.tls.cert_file ?? undefined,
-      keyFile: k.tls.key_file ?? undefined,
-      rejectUnauthorized: k.tls.reject_unauthorized,
+      enabled: kafka.tls.enabled,
+      caFile: kafka.tls.ca_file ?? undefined,
+      certFile: kafka.tls.cert_file ?? undefined,
+      keyFile: kafka.tls.key_file ?? undefined,
+      rejectUnauthorized: kafka.tls.reject_unauthorized,
     },
-    connectionTimeoutMs: k.connection_timeout,
-    requestTimeoutMs: k.request_timeout,
-    retry: { initialRetryTimeMs: k.retry.initial, maxRetryTimeMs: k.retry.max, retries: k.retry.retries },
+    connectionTimeoutMs: kafka.connection_timeout,
+    requestTimeoutMs: kafka.request_timeout,
+    retry: { initialRetryTimeMs: kafka.retry.initial, maxRetryTimeMs: kafka.retry.max, retries: kafka.retry.retries },
   };
 }
 
 export function kafkaSourceOptions(config: PaysignalConfig): KafkaSourceOptions {
-  const k = config.kafka;
+  const kafka = config.kafka;
   return {
     ...kafkaClientOptions(config),
-    topics: k.topics,
-    groupId: k.group_id,
-    fromBeginning: k.from_beginning,
-    partitionsConsumedConcurrently: k.partitions_consumed_concurrently,
-    sessionTimeoutMs: k.session_timeout,
-    heartbeatIntervalMs: k.heartbeat_interval,
-    rebalanceTimeoutMs: k.rebalance_timeout,
-    maxBytesPerPartition: k.max_bytes_per_partition,
-    maxBytes: k.max_bytes,
-    maxWaitTimeMs: k.max_wait,
-    backoff: { initialMs: k.backoff.initial, maxMs: k.backoff.max },
-    lagRefreshIntervalMs: k.lag_refresh_interval,
+    topics: kafka.topics,
+    groupId: kafka.group_id,
+    fromBeginning: kafka.from_beginning,
+    partitionsConsumedConcurrently: kafka.partitions_consumed_concurrently,
+    sessionTimeoutMs: kafka.session_timeout,
+    heartbeatIntervalMs: kafka.heartbeat_interval,
+    rebalanceTimeoutMs: kafka.rebalance_timeout,
+    maxBytesPerPartition: kafka.max_bytes_per_partition,
+    maxBytes: kafka.max_bytes,
+    maxWaitTimeMs: kafka.max_wait,
+    backoff: { initialMs: kafka.backoff.initial, maxMs: kafka.backoff.max },
+    lagRefreshIntervalMs: kafka.lag_refresh_interval,
   };
 }

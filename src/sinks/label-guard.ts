@@ -2,21 +2,21 @@
 // misbehaving provider (or an attacker who controls a response body) creates unlimited series.
 //
 // - provider: providers we have a catalog for pass freely; other ids up to `maxProviders`.
-// - code: catalog codes pass freely (the catalog bounds them); other codes up to `maxCodesPerProvider`
+// - code: catalog codes pass freely (the catalog bounds them); other codes up to `metrics.unknown_code_cap`
 //   per provider.
-// - operation: known operations pass freely; others up to `maxOperationsPerProvider` per provider.
+// - operation: known operations pass freely; others up to `metrics.unknown_operation_cap` per provider.
 // Past a cap the value becomes `__overflow__`. A value admitted once stays admitted (first come, first
 // served), so series do not flap. Values are also cut to `maxValueLength` characters.
 //
 // Lookups of admitted values are Map hits and allocate nothing.
 
+import type { MetricsConfig } from './config.ts';
+
 export const OVERFLOW = '__overflow__';
 
 export interface LabelGuardOptions {
-  /** Unknown (non-catalog) codes admitted per provider; default 100. */
-  readonly maxCodesPerProvider?: number;
-  /** Operations (other than known ones) admitted per provider; default 50. */
-  readonly maxOperationsPerProvider?: number;
+  /** The `metrics` section of the configuration: the caps on unknown codes and operations. */
+  readonly metrics: MetricsConfig;
   /** Provider ids without a catalog admitted; default 50. */
   readonly maxProviders?: number;
   /** Longer label values are cut; default 128. */
@@ -53,9 +53,9 @@ export class LabelGuard {
   /** Set by the last `provider`/`code`/`operation` call: whether it answered `__overflow__` for a refused value. */
   overflowed = false;
 
-  constructor(options: LabelGuardOptions = {}) {
-    this.maxCodes = nonNegative(options.maxCodesPerProvider ?? 100, 'maxCodesPerProvider');
-    this.maxOperations = nonNegative(options.maxOperationsPerProvider ?? 50, 'maxOperationsPerProvider');
+  constructor(options: LabelGuardOptions) {
+    this.maxCodes = nonNegative(options.metrics.unknown_code_cap, 'metrics.unknown_code_cap');
+    this.maxOperations = nonNegative(options.metrics.unknown_operation_cap, 'metrics.unknown_operation_cap');
     this.maxProviders = nonNegative(options.maxProviders ?? 50, 'maxProviders');
     this.maxLength = Math.max(1, options.maxValueLength ?? 128);
     this.isCatalogCode = options.isCatalogCode ?? never2;

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { Classifier } from '../classify/classifier.ts';
 import { createCorrelationTracker, type CorrelationTracker, type CorrelationTrackerOptions } from '../classify/correlation.ts';
 import type { EventSink } from '../pipeline/types.ts';
+import type { MetricsConfig } from './config.ts';
 import { createExposition, createMetricsRegistry, type Exposition } from './exposition.ts';
 import { createMetricsSink, type MetricsSink } from './metrics.ts';
 import { createSpanIdentityResolver } from './trace-identity.ts';
@@ -16,8 +17,8 @@ export interface SignalsOptions {
   readonly classifier: Pick<Classifier, 'isCatalogCode' | 'catalogs'>;
   /** Default: a new registry with default process metrics. */
   readonly registry?: Registry;
-  /** config `metrics.unknown_code_cap` / `metrics.unknown_operation_cap`. */
-  readonly metrics?: { readonly unknownCodeCap?: number; readonly unknownOperationCap?: number; readonly maxProviders?: number };
+  /** The `metrics` section of the configuration (plus, for tests, the cap on providers without a catalog). */
+  readonly metrics: MetricsConfig & { readonly maxProviders?: number };
   /**
    * config `tracing.enabled` / `tracing.success_sample_ratio` / `tracing.max_error_spans_per_second`,
    * plus exporter settings (OTEL_* otherwise).
@@ -59,9 +60,8 @@ export function createSignals(options: SignalsOptions): Signals {
     registry,
     isCatalogCode: (provider, code) => classifier.isCatalogCode(provider, code),
     isKnownProvider: (provider) => classifier.catalogs.has(provider),
-    ...(options.metrics?.unknownCodeCap !== undefined ? { maxCodesPerProvider: options.metrics.unknownCodeCap } : {}),
-    ...(options.metrics?.unknownOperationCap !== undefined ? { maxOperationsPerProvider: options.metrics.unknownOperationCap } : {}),
-    ...(options.metrics?.maxProviders !== undefined ? { maxProviders: options.metrics.maxProviders } : {}),
+    metrics: options.metrics,
+    ...(options.metrics.maxProviders === undefined ? {} : { maxProviders: options.metrics.maxProviders }),
     ...(traceSink !== null ? { exemplarTraceId: traceSink.exemplarTraceId.bind(traceSink) } : {}),
   });
   const tracker = createCorrelationTracker(options.correlation ?? {});

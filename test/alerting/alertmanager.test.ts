@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { createAlertmanagerClient } from '../../src/alerting/alertmanager.ts';
 import { createAlertEngine } from '../../src/alerting/engine/index.ts';
 import { createAlerting } from '../../src/alerting/index.ts';
+import { parseConfig } from '../../src/config/config.ts';
 import { parseRuleSet } from '../../src/alerting/loader.ts';
 import { toProcessedEvent } from '../../src/alerting/testing.ts';
 import type { RuleSet } from '../../src/alerting/types.ts';
@@ -17,6 +18,8 @@ import type { SourceRecord } from '../../src/sources/record.ts';
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/processes.ts';
+
+const DEFAULTS = parseConfig(null, null, {});
 
 const MIN = 60_000;
 
@@ -96,12 +99,11 @@ describe('alerts reach a real Alertmanager', () => {
     // Wired as `paysignal run` does: rules from rules/ (watched), engine as a sink, Alertmanager client.
     const alerting = createAlerting({
       rulesPaths: ['rules'],
-      alertmanagerUrl: am.url,
+      // The declared defaults but for a replay of past events: partitions never idle during the test.
+      rules: { ...DEFAULTS.rules, allowed_lateness: 5_000, max_alert_age: 3 * 60 * MIN, partition_idle_timeout: 24 * 60 * MIN },
+      alertmanager: { ...DEFAULTS.alertmanager, url: am.url },
       generatorUrl: 'http://grafana.example/d/paysignal-errors?var-provider={{ $labels.provider }}&var-code={{ $labels.code }}',
       registry,
-      allowedLatenessMs: 5_000,
-      maxAlertAgeMs: 3 * 60 * MIN,
-      idleTimeoutMs: null,
       reloadSignal: null,
     });
     await alerting.start();
@@ -180,9 +182,9 @@ rules:
     threshold: { value: 3 }
 `;
     const set = parseRuleSet(yaml, 'outage.yaml').ruleSet as RuleSet;
-    const client = createAlertmanagerClient({ url: am.url, registry, initialBackoffMs: 100, maxBackoffMs: 500, resendIntervalMs: 60_000 });
+    const client = createAlertmanagerClient({ url: am.url, registry, initialBackoffMs: 100, maxBackoffMs: 500, resendIntervalMs: 60_000, queueSize: 1000 });
     // The providers' events interleave within 5 s of each other: inside the allowed lateness.
-    const engine = createAlertEngine({ ruleSets: [set], registry, notifier: client, allowedLatenessMs: 10_000, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [set], registry, notifier: client, allowedLatenessMs: 10_000, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     await am.stop();
     const now = Date.now();
     const base = Math.floor(now / MIN) * MIN - 10 * MIN;

@@ -123,7 +123,7 @@ describe('catching up on 12 partitions', () => {
       // The uninterrupted run: the same events, in time order, into an engine with the same rules and lateness.
       const { ruleSets, problems } = await loadRules([RULES_DIR]);
       expect(problems).toEqual([]);
-      const live = createAlertEngine({ ruleSets, clock: createFakeClock(end), allowedLatenessMs: MIN, idleTimeoutMs: null });
+      const live = createAlertEngine({ ruleSets, clock: createFakeClock(end), allowedLatenessMs: MIN, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
       const expected = firings(live);
       for (const e of [...events].sort((a, b) => a.synthetic.ts - b.synthetic.ts)) live.onEvent(toProcessedEvent(e.synthetic));
 

@@ -126,6 +126,8 @@ function engineFor(ruleSets: readonly RuleSet[] = [RULES], registry?: Registry):
     allowedLatenessMs: 30_000,
     idleTimeoutMs: null,
     ...(registry === undefined ? {} : { registry }),
+    tickIntervalMs: 5_000,
+    maxAlertAgeMs: 15 * 60_000,
   });
 }
 
@@ -245,6 +247,8 @@ describe('engine state checkpoint', () => {
       allowedLatenessMs: 30_000,
       idleTimeoutMs: null,
       logger: { info: (_o, msg) => logs.push(`info ${msg}`), warn: (_o, msg) => logs.push(`warn ${msg}`) },
+      tickIntervalMs: 5_000,
+      maxAlertAgeMs: 15 * 60_000,
     });
     expect(second.restoreState(bytes)).toEqual({ result: 'restored', detail: null, bytes: bytes.length });
     expect(second.alerts()).toEqual(first.alerts());
@@ -257,7 +261,7 @@ describe('engine state checkpoint', () => {
   it('a state grown past what a restore accepts is logged once when written, and refused as oversized at restore', () => {
     const warnings: string[] = [];
     const logger = { info: () => {}, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
-    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null, logger });
+    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000, logger });
     // 34 codes of 1 MiB each (NewCode groups by code): 34 MiB of group keys, more than 32 MiB of JSON.
     for (let i = 0; i < 34; i++) {
       const code = `${String(i).padStart(2, '0')}${'x'.repeat(1024 * 1024)}`;
@@ -316,6 +320,8 @@ describe('engine state checkpoint', () => {
           allowedLatenessMs: 30_000,
           idleTimeoutMs: null,
           logger: { info: (o) => warnings.push(o), warn: (o) => warnings.push(o) },
+          tickIntervalMs: 5_000,
+          maxAlertAgeMs: 15 * 60_000,
         });
         const bytes = c.bytes();
         const report = engine.restoreState(bytes);

@@ -53,7 +53,7 @@ describe('alert engine', () => {
     const clock = createFakeClock(T0);
     const notifier = recorder();
     const registry = new Registry();
-    const engine = createAlertEngine({ ruleSets: [BURST], clock, notifier, registry, allowedLatenessMs: 0, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [BURST], clock, notifier, registry, allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     // 6 events in minute 0, nothing after.
     for (let i = 0; i < 6; i++) engine.onEvent(toProcessedEvent(rl('kustom', T0 + i * 1000)));
     const states: string[] = [];
@@ -81,7 +81,7 @@ describe('alert engine', () => {
   });
 
   it('min_events guards low volume', () => {
-    const engine = createAlertEngine({ ruleSets: [BURST], clock: createFakeClock(T0), allowedLatenessMs: 0, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [BURST], clock: createFakeClock(T0), allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     // Only 3 events: below both the threshold and min_events.
     for (let i = 0; i < 3; i++) engine.onEvent(toProcessedEvent(rl('kustom', T0 + i)));
     engine.advanceWatermark(T0 + 10 * MIN);
@@ -102,7 +102,7 @@ rules:
     threshold: { op: '>=', value: 3 }
 `);
     const registry = new Registry();
-    const engine = createAlertEngine({ ruleSets: [set], registry, clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [set], registry, clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     engine.onEvent(toProcessedEvent(rl('setel', T0 + 10_000)));
     engine.onEvent(toProcessedEvent(rl('setel', T0 + 70_000))); // watermark T0+40s
     engine.onEvent(toProcessedEvent(rl('setel', T0 + 45_000))); // 25 s behind the newest: within the lateness, counted
@@ -120,7 +120,7 @@ rules:
     const clock = createFakeClock(now);
     const notifier = recorder();
     const registry = new Registry();
-    const engine = createAlertEngine({ ruleSets: [BURST], clock, notifier, registry, allowedLatenessMs: 0, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [BURST], clock, notifier, registry, allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     // A burst 5 hours ago and one 40 minutes ago: both fire and resolve in history.
     for (let i = 0; i < 6; i++) engine.onEvent(toProcessedEvent(rl('kustom', now - 5 * 60 * MIN + i)));
     for (let i = 0; i < 6; i++) engine.onEvent(toProcessedEvent(rl('setel', now - 40 * MIN + i)));
@@ -137,7 +137,7 @@ rules:
   });
 
   it('bounds the groups per rule', () => {
-    const engine = createAlertEngine({ ruleSets: [BURST], clock: createFakeClock(T0), allowedLatenessMs: 1000, idleTimeoutMs: null, maxGroupsPerRule: 2 });
+    const engine = createAlertEngine({ ruleSets: [BURST], clock: createFakeClock(T0), allowedLatenessMs: 1000, idleTimeoutMs: null, maxGroupsPerRule: 2, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     for (const p of ['a', 'b', 'c', 'd']) for (let i = 0; i < 5; i++) engine.onEvent(toProcessedEvent(rl(p, T0 + i)));
     expect(engine.stats().groups).toBe(2);
     expect(engine.stats().droppedEvents).toBe(10);
@@ -156,7 +156,7 @@ rules:
     min_events: 10
 `);
     const clock = createFakeClock(T0 + 30 * MIN);
-    const engine = createAlertEngine({ ruleSets: [set], clock, allowedLatenessMs: 10_000, idleTimeoutMs: 60_000, tickIntervalMs: 5_000 });
+    const engine = createAlertEngine({ ruleSets: [set], clock, allowedLatenessMs: 10_000, idleTimeoutMs: 60_000, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     for (const e of eventsFromCounts(Array(30).fill(2), MIN, { provider: 'kustom', outcome: 'success' })) engine.onEvent(toProcessedEvent({ ...e, ts: T0 + e.ts }));
     engine.start();
     clock.advance(4 * MIN);
@@ -180,7 +180,7 @@ rules:
 `);
     const clock = createFakeClock(T0 + 5 * MIN);
     const notifier = recorder();
-    const engine = createAlertEngine({ ruleSets: [BURST, other], clock, notifier, allowedLatenessMs: 0, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [BURST, other], clock, notifier, allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     for (let i = 0; i < 6; i++) engine.onEvent(toProcessedEvent(rl('kustom', T0 + i)));
     engine.advanceWatermark(T0 + 3 * MIN);
     engine.tick();
@@ -199,7 +199,7 @@ rules:
     const { ruleSets, problems } = await loadRules(['rules']);
     expect(problems).toEqual([]);
     const firings: string[] = [];
-    const engine = createAlertEngine({ ruleSets, clock: createFakeClock(T0 + 2 * 24 * 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets, clock: createFakeClock(T0 + 2 * 24 * 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     engine.onStep((rule, at, firing) => {
       if (firing.length > 0) firings.push(`${rule}@${(at - T0) / MIN}`);
     });
@@ -232,7 +232,7 @@ describe('Alertmanager client (fake fetch)', () => {
       return up ? new Response('', { status: 200 }) : new Response('down', { status: 503 });
     }) as unknown as typeof fetch;
     const registry = new Registry();
-    const client = createAlertmanagerClient({ url: 'http://am:9093/', clock, fetch: fakeFetch, registry, initialBackoffMs: 100, maxBackoffMs: 800, resendIntervalMs: 60_000 });
+    const client = createAlertmanagerClient({ url: 'http://am:9093/', clock, fetch: fakeFetch, registry, initialBackoffMs: 100, maxBackoffMs: 800, resendIntervalMs: 60_000, queueSize: 1000 });
     client.start();
     client.update([alert('a'), alert('b')]);
     const settle = async (): Promise<void> => {
@@ -273,7 +273,7 @@ describe('Alertmanager client (fake fetch)', () => {
     const clock = createFakeClock(T0);
     const fakeFetch = (async () => new Response('down', { status: 503 })) as unknown as typeof fetch;
     const registry = new Registry();
-    const client = createAlertmanagerClient({ url: 'http://am:9093', clock, fetch: fakeFetch, registry, queueCapacity: 3, initialBackoffMs: 60_000, batchSize: 1 });
+    const client = createAlertmanagerClient({ url: 'http://am:9093', clock, fetch: fakeFetch, registry, queueSize: 3, resendIntervalMs: 60_000, initialBackoffMs: 60_000, batchSize: 1 });
     client.update([alert('a')]);
     await new Promise((r) => setImmediate(r));
     client.update([alert('a'), alert('b'), alert('c'), alert('d'), alert('e')]);

@@ -266,7 +266,7 @@ describe('hot reload', () => {
     try {
       await writeFile(join(dir, 'a.yaml'), `${GOOD}  - name: [broken\n`);
       const registry = new Registry();
-      const engine = createAlertEngine({ ruleSets: [], registry });
+      const engine = createAlertEngine({ ruleSets: [], registry, allowedLatenessMs: 30_000, idleTimeoutMs: 60_000, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
       const errors: { obj: string; msg: string }[] = [];
       const reloader = createRuleReloader({
         paths: [dir],
@@ -293,7 +293,7 @@ describe('hot reload', () => {
     try {
       await writeFile(join(dir, 'a.yaml'), GOOD);
       const registry = new Registry();
-      const engine = createAlertEngine({ ruleSets: [], registry });
+      const engine = createAlertEngine({ ruleSets: [], registry, allowedLatenessMs: 30_000, idleTimeoutMs: 60_000, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
       const results: ReloadResult[] = [];
       const errors: string[] = [];
       const reloader = createRuleReloader({

@@ -84,13 +84,13 @@ describe('per-partition watermarks', () => {
 
   it('a backlog consumed one partition at a time counts every event and fires what the same events in time order fire', () => {
     const clock = createFakeClock(T0 + 3 * 60 * MIN);
-    const inOrder = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: null });
+    const inOrder = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     const expected = recordFirings(inOrder);
     inOrder.assignPartitions(assignment(12));
     feed(inOrder, located);
     inOrder.advanceWatermark(T0 + 100 * MIN);
 
-    const byPartition = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: null });
+    const byPartition = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     const got = recordFirings(byPartition);
     byPartition.assignPartitions(assignment(12));
     // kafkajs hands over one partition's batch at a time: partition 0's whole history, then 1's, ...
@@ -107,7 +107,7 @@ describe('per-partition watermarks', () => {
   });
 
   it('an event is late only relative to its own partition', () => {
-    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 30_000, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     engine.assignPartitions(assignment(2));
     const at = (partition: number, offset: number, ts: number): void => engine.onSignal(toEngineSignal({ ts, labels: INACTIVE, violation: null }, { topic: TOPIC, partition, offset }));
     at(0, 0, T0 + 50 * MIN);
@@ -127,7 +127,7 @@ describe('per-partition watermarks', () => {
 
   it('an assigned partition without events holds the watermark back until it is idle; its next event makes it active again', () => {
     const clock = createFakeClock(T0 + 10 * MIN);
-    const engine = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: 60_000, tickIntervalMs: 5_000 });
+    const engine = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: 60_000, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     engine.assignPartitions(assignment(2));
     const at = (partition: number, offset: number, ts: number): void => engine.onSignal(toEngineSignal({ ts, labels: INACTIVE, violation: null }, { topic: TOPIC, partition, offset }));
     at(0, 0, T0 + 5 * MIN);
@@ -153,7 +153,7 @@ describe('per-partition watermarks', () => {
   });
 
   it('assignment changes: a revoked partition stops holding the watermark, a newly assigned one starts', () => {
-    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 0, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     const at = (partition: number, offset: number, ts: number): void => engine.onSignal(toEngineSignal({ ts, labels: INACTIVE, violation: null }, { topic: TOPIC, partition, offset }));
     engine.assignPartitions(assignment(3));
     at(0, 0, T0 + 10 * MIN);
@@ -170,7 +170,7 @@ describe('per-partition watermarks', () => {
   });
 
   it('the file/stdin path is one pseudo-partition: one watermark, no offsets', () => {
-    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 0, idleTimeoutMs: null });
+    const engine = createAlertEngine({ ruleSets: [RULES], clock: createFakeClock(T0 + 60 * MIN), allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     for (const [i, source] of ['file', 'stdin'].entries()) {
       const p = toProcessedEvent({ ts: T0 + i * MIN, labels: INACTIVE, violation: null });
       engine.onEvent({ ...p, record: { ...p.record, source, topic: `/var/log/calls-${i}.ndjson`, partition: 0, offset: String(i + 1) } });

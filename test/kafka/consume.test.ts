@@ -15,6 +15,7 @@ import { createEventsFileSink } from '../../src/sinks/events-file.ts';
 import { createKafkaClient } from '../../src/sources/kafka/client.ts';
 import { createKafkaSource } from '../../src/sources/kafka/source.ts';
 import { parseConfig } from '../../src/config/config.ts';
+import { kafkaClientOptions, kafkaSourceOptions } from '../../src/service/kafka-options.ts';
 import { startService, type RunningService } from '../../src/service/service.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { EventSink } from '../../src/pipeline/types.ts';
@@ -227,12 +228,20 @@ describe('kafka source with the pipeline', () => {
     await kafka.produce(topic, [...good.slice(0, 10).map((e) => e.message), { value: 'broken {', headers: { 'x-original': 'broken' } }, ...good.slice(10).map((e) => e.message)]);
 
     // The real pieces, with the dead-letter producer's network cut while the source works normally.
+    const group = `dlqfail-${topic}`;
+    const settings = parseConfig('kafka:\n  heartbeat_interval: 300ms\n  max_wait: 200ms\n  backoff: { initial: 200ms, max: 1s }\n', null, {
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: group,
+      KAFKA_CLIENT_ID: 'dlqfail',
+      KAFKA_FROM_BEGINNING: 'true',
+    });
     const registry = new Registry();
     const logger = createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' });
     const dlqSockets = createFaultySockets();
     dlqSockets.cut();
     const deadLetter = createKafkaDeadLetterSink({
-      kafka: createKafkaClient({ brokers: kafka.brokers, clientId: 'dlqfail-dead-letter', socketFactory: dlqSockets.socketFactory, retry: { retries: 1, initialRetryTimeMs: 100 }, connectionTimeoutMs: 1000 }, logger),
+      kafka: createKafkaClient({ ...kafkaClientOptions(settings, 'dlqfail-dead-letter'), socketFactory: dlqSockets.socketFactory, retry: { retries: 1, initialRetryTimeMs: 100, maxRetryTimeMs: 10_000 }, connectionTimeoutMs: 1000 }, logger),
       topic: dlq,
       registry,
       logger,
@@ -242,11 +251,7 @@ describe('kafka source with the pipeline', () => {
     const eventsFile = join(dir, 'dlqfail.ndjson');
     const classifier = await createClassifier();
     const pipeline = createPipeline({ decoder: createDecoder({ idHeaders: classifier.idHeaders }), classifier, sinks: [createEventsFileSink(eventsFile)], deadLetter });
-    const group = `dlqfail-${topic}`;
-    const source = createKafkaSource(
-      { brokers: kafka.brokers, clientId: 'dlqfail', topics: [topic], groupId: group, fromBeginning: true, heartbeatIntervalMs: 300, maxWaitTimeMs: 200, backoff: { initialMs: 200, maxMs: 1000 } },
-      { handler: pipeline, registry, logger },
-    );
+    const source = createKafkaSource(kafkaSourceOptions(settings), { handler: pipeline, registry, logger });
     source.start();
     try {
       await source.waitUntilReady(30_000);

@@ -13,6 +13,8 @@ import { createKafkaSource, type KafkaSource } from '../../src/sources/kafka/sou
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { makeEvents, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { waitFor } from '../support/processes.ts';
+import { kafkaSourceOptions } from '../../src/service/kafka-options.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 let kafka: TestKafka;
 let admin: Admin;
@@ -67,7 +69,7 @@ function startSource(topic: string, group: string, handler: RecordBatchHandler, 
   const { logger, lines } = capturingLogger();
   const assignments: string[] = [];
   const source = createKafkaSource(
-    { brokers: kafka.brokers, clientId: group, topics: [topic], groupId: group, fromBeginning, sessionTimeoutMs: 6000, heartbeatIntervalMs: 300, maxWaitTimeMs: 200, lagRefreshIntervalMs: 0 },
+    { ...kafkaSourceOptions(DEFAULT_CONFIG), brokers: kafka.brokers, clientId: group, topics: [topic], groupId: group, fromBeginning, sessionTimeoutMs: 6000, heartbeatIntervalMs: 300, maxWaitTimeMs: 200, lagRefreshIntervalMs: 0 },
     { handler, registry, logger, onAssignment: (partitions) => assignments.push(partitions.map((p) => `${p.topic}/${p.partition}`).join(',')) },
   );
   sources.add(source);

@@ -28,7 +28,7 @@ beforeAll(async () => {
   receiver = await startOtlpReceiver();
   stack = await startStack({
     tracing: { otlp: { url: receiver.tracesUrl }, scheduledDelayMillis: 20 },
-    metrics: { unknownCodeCap: 50, unknownOperationCap: 20 },
+    metrics: { unknown_code_cap: 50, unknown_operation_cap: 20 },
     correlation: { maxKeys: 5000 },
   });
 });

@@ -3,8 +3,10 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createExposition, createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import { createMetricsSink } from '../../src/sinks/metrics.ts';
-import { envHttpAddress, startHttpServer, type HttpServer, type ReadinessChecks } from '../../src/server/http.ts';
+import { parseConfig } from '../../src/config/config.ts';
+import { startHttpServer, type HttpServer, type ReadinessChecks } from '../../src/server/http.ts';
 import { event, INTERNAL_SERVER_ERROR, processed } from './fixtures.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
@@ -16,7 +18,7 @@ afterEach(async () => {
 
 async function start(readiness?: () => ReadinessChecks | Promise<ReadinessChecks>): Promise<HttpServer> {
   const registry = createMetricsRegistry();
-  const sink = createMetricsSink({ registry, exemplarTraceId: () => 'aaaabbbbccccddddeeeeffff00001111' });
+  const sink = createMetricsSink({ registry, metrics: DEFAULT_CONFIG.metrics, exemplarTraceId: () => 'aaaabbbbccccddddeeeeffff00001111' });
   sink.onEvent(processed(event({ statusCode: 500 }), INTERNAL_SERVER_ERROR));
   server = await startHttpServer({ exposition: createExposition(registry), host: '127.0.0.1', port: 0, ...(readiness ? { readiness } : {}) });
   return server;
@@ -114,8 +116,8 @@ describe('HTTP endpoints', () => {
   });
 
   it('host and port come from PAYSIGNAL_HTTP_HOST / PAYSIGNAL_HTTP_PORT, default port 9464', () => {
-    expect(envHttpAddress({})).toEqual({ host: '0.0.0.0', port: 9464 });
-    expect(envHttpAddress({ PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '9100' })).toEqual({ host: '127.0.0.1', port: 9100 });
-    expect(() => envHttpAddress({ PAYSIGNAL_HTTP_PORT: 'http' })).toThrow(/PAYSIGNAL_HTTP_PORT/);
+    expect(parseConfig(null, null, {}).http).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(parseConfig(null, null, { PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '9100' }).http).toEqual({ host: '127.0.0.1', port: 9100 });
+    expect(() => parseConfig(null, null, { PAYSIGNAL_HTTP_PORT: 'http' })).toThrow(/PAYSIGNAL_HTTP_PORT/);
   });
 });

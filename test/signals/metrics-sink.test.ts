@@ -9,6 +9,7 @@ import { acceptsOpenMetrics, createExposition, createMetricsRegistry } from '../
 import { OVERFLOW } from '../../src/sinks/label-guard.ts';
 import { CALL_DURATION_BUCKETS, createMetricsSink } from '../../src/sinks/metrics.ts';
 import { BAD_VALUE, event, INTERNAL_SERVER_ERROR, MERCHANT_INACTIVE, processed, record } from './fixtures.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -17,7 +18,7 @@ const gc = runInNewContext('gc') as () => void;
 
 function setup(options: Partial<Parameters<typeof createMetricsSink>[0]> = {}) {
   const registry = createMetricsRegistry({ defaultMetrics: false });
-  const sink = createMetricsSink({ registry, ...options });
+  const sink = createMetricsSink({ registry, metrics: DEFAULT_CONFIG.metrics, ...options });
   const exposition = createExposition(registry);
   return { registry, sink, exposition, f: sink.families };
 }
@@ -109,7 +110,7 @@ describe('metrics sink: what an event counts', () => {
 describe('metrics sink: bounded label values', () => {
   it('catalog codes pass freely; unknown codes up to the per-provider cap, then __overflow__, counted', () => {
     const catalog = new Set(['MERCHANT_INACTIVE', 'BAD_VALUE', 'REJECTED']);
-    const { sink, f } = setup({ maxCodesPerProvider: 2, isCatalogCode: (p, c) => p === 'kustom' && catalog.has(c) });
+    const { sink, f } = setup({ metrics: { ...DEFAULT_CONFIG.metrics, unknown_code_cap: 2 }, isCatalogCode: (p, c) => p === 'kustom' && catalog.has(c) });
     const err = (code: string) => processed(event({ statusCode: 400 }), { code, category: 'unknown', retry: 'do_not_retry' });
     for (const code of ['NEW_1', 'NEW_2', 'NEW_3', 'NEW_4', 'MERCHANT_INACTIVE', 'BAD_VALUE', 'REJECTED', 'NEW_1']) sink.onEvent(err(code));
     const seen = (code: string) => f.errors.valueOf({ provider: 'kustom', operation: 'create_order', code, category: 'unknown', retry: 'do_not_retry' });
@@ -122,14 +123,14 @@ describe('metrics sink: bounded label values', () => {
   });
 
   it('the code cap is per provider', () => {
-    const { sink, f } = setup({ maxCodesPerProvider: 1 });
+    const { sink, f } = setup({ metrics: { ...DEFAULT_CONFIG.metrics, unknown_code_cap: 1 } });
     sink.onEvent(processed(event({ provider: 'setel', statusCode: 400 }), { code: '9300004', category: 'validation', retry: 'fix_and_resubmit' }));
     sink.onEvent(processed(event({ provider: 'acme', statusCode: 400 }), { code: 'E1', category: 'validation', retry: 'fix_and_resubmit' }));
     expect(f.labelOverflow.valueOf({ metric: 'payment_provider_errors_total', label: 'code' })).toBe(0);
   });
 
   it('operations are capped per provider too, and provider ids without a catalog globally', () => {
-    const { sink, f } = setup({ maxOperationsPerProvider: 1, maxProviders: 1, isKnownProvider: (p) => p === 'kustom' });
+    const { sink, f } = setup({ metrics: { ...DEFAULT_CONFIG.metrics, unknown_operation_cap: 1 }, maxProviders: 1, isKnownProvider: (p) => p === 'kustom' });
     sink.onEvent(processed(event({ operation: 'create_order' })));
     sink.onEvent(processed(event({ operation: 'invented_op' })));
     sink.onEvent(processed(event({ provider: 'acme' })));
@@ -152,7 +153,7 @@ describe('metrics sink: bounded label values', () => {
   });
 
   it('cardinality attack: 100k distinct unknown codes keep the series count under the cap and the heap bounded', () => {
-    const { sink, f } = setup({ maxCodesPerProvider: 100 });
+    const { sink, f } = setup({ metrics: { ...DEFAULT_CONFIG.metrics, unknown_code_cap: 100 } });
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; i < 100_000; i++) {

@@ -3,8 +3,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClassifier, type Classifier } from '../../src/classify/classifier.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import { OVERFLOW } from '../../src/sinks/label-guard.ts';
-import { createSignals, type Signals } from '../../src/sinks/signals.ts';
+import { createSignals, type Signals, type SignalsOptions } from '../../src/sinks/signals.ts';
 import { event, processed } from './fixtures.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 let classifier: Classifier;
 const open: Signals[] = [];
@@ -16,15 +17,15 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-function signals(options: Omit<Parameters<typeof createSignals>[0], 'classifier'>): Signals {
-  const s = createSignals({ classifier, registry: createMetricsRegistry({ defaultMetrics: false }), ...options });
+function signals(options: Omit<Parameters<typeof createSignals>[0], 'classifier' | 'metrics'> & { metrics?: SignalsOptions['metrics'] }): Signals {
+  const s = createSignals({ classifier, registry: createMetricsRegistry({ defaultMetrics: false }), metrics: DEFAULT_CONFIG.metrics, ...options });
   open.push(s);
   return s;
 }
 
 describe('createSignals', () => {
   it('catalog codes stay labels even when the unknown-code cap is 0; unknown codes overflow', () => {
-    const s = signals({ tracing: { enabled: false }, metrics: { unknownCodeCap: 0 } });
+    const s = signals({ tracing: { enabled: false }, metrics: { ...DEFAULT_CONFIG.metrics, unknown_code_cap: 0 } });
     const err = (code: string) => processed(event({ provider: 'kustom', statusCode: 403 }), { code, category: 'merchant_config', retry: 'contact_provider' });
     s.metrics.onEvent(err('MERCHANT_INACTIVE'));
     s.metrics.onEvent(err('SOMETHING_NEW'));
@@ -34,7 +35,7 @@ describe('createSignals', () => {
   });
 
   it('providers with a catalog are never capped; other provider ids are', () => {
-    const s = signals({ tracing: { enabled: false }, metrics: { maxProviders: 1 } });
+    const s = signals({ tracing: { enabled: false }, metrics: { ...DEFAULT_CONFIG.metrics, maxProviders: 1 } });
     for (const provider of ['acme', 'globex', 'mercadopago', 'setel', 'digitalriver', 'stablegenius', 'kustom']) s.metrics.onEvent(processed(event({ provider })));
     const providers = ['acme', OVERFLOW, 'mercadopago', 'setel', 'digitalriver', 'stablegenius', 'kustom'];
     for (const provider of providers) expect(s.metrics.families.calls.valueOf({ provider, operation: 'create_order', outcome: 'success' })).toBe(1);

@@ -7,6 +7,7 @@ import type { DeadLetterSink, Rejection } from '../../src/pipeline/types.ts';
 import { startHttpServer, type HttpServer } from '../../src/server/http.ts';
 import { createSignals, type Signals, type SignalsOptions } from '../../src/sinks/signals.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 export interface Stack {
   readonly pipeline: Pipeline;
@@ -22,9 +23,9 @@ export interface Stack {
 
 let offset = 0;
 
-export async function startStack(options: Omit<SignalsOptions, 'classifier'> = {}): Promise<Stack> {
+export async function startStack(options: Omit<SignalsOptions, 'classifier' | 'metrics'> & Partial<Pick<SignalsOptions, 'metrics'>> = {}): Promise<Stack> {
   const classifier = await createClassifier();
-  const signals = createSignals({ classifier, ...options });
+  const signals = createSignals({ classifier, metrics: DEFAULT_CONFIG.metrics, ...options });
   const deadLetters: Array<{ record: SourceRecord; rejection: Rejection }> = [];
   const deadLetter: DeadLetterSink = {
     add: (record, rejection) => void deadLetters.push({ record, rejection }),

@@ -12,6 +12,7 @@ import { createTraceSink, type TraceSink } from '../../src/sinks/traces.ts';
 import { waitFor } from '../support/processes.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { BAD_VALUE, event, MERCHANT_INACTIVE, processed, T0, type ErrorSpec } from './fixtures.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 /** Admits `n` errors of one pair at `ms`; returns how many were kept and the pair's window. */
 function admit(budget: ErrorSpanBudget, provider: string, code: string, n: number, ms: number): { kept: number; window: BudgetWindow | null } {
@@ -135,6 +136,7 @@ describe('error-span budget: spans, weights, counts and exemplars', () => {
     const offered: (string | null)[] = [];
     const metrics = createMetricsSink({
       registry,
+      metrics: DEFAULT_CONFIG.metrics,
       exemplarTraceId: (p) => {
         const id = traces.exemplarTraceId(p);
         offered.push(id);

@@ -15,6 +15,7 @@ import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/processes.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { event, MERCHANT_INACTIVE, processed, T0 } from './fixtures.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 const NS_PER_MS = 1_000_000n;
 const CLIENT = 3;
@@ -284,7 +285,7 @@ describe('back-pressure: a slow or absent receiver never holds up events', () =>
    * with the event loop free in between (as between Kafka batches); returns the ms spent in onEvent.
    */
   async function run(events: readonly ProcessedEvent[], traces: TraceSink): Promise<{ ms: number; counted: number }> {
-    const metrics = createMetricsSink({ registry: createMetricsRegistry({ defaultMetrics: false }), exemplarTraceId: (p) => traces.exemplarTraceId(p) });
+    const metrics = createMetricsSink({ registry: createMetricsRegistry({ defaultMetrics: false }), metrics: DEFAULT_CONFIG.metrics, exemplarTraceId: (p) => traces.exemplarTraceId(p) });
     let ms = 0;
     for (let from = 0; from < events.length; from += 1000) {
       const started = performance.now();

@@ -33,10 +33,10 @@ import { NONE } from './windows.ts';
 
 export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const clock = options.clock ?? systemClock;
-  const lateness = options.allowedLatenessMs ?? 30_000;
-  const tickMs = options.tickIntervalMs ?? 5_000;
-  const maxAge = options.maxAlertAgeMs ?? 15 * 60_000;
-  const idleTimeout = options.idleTimeoutMs === undefined ? 60_000 : options.idleTimeoutMs;
+  const lateness = options.allowedLatenessMs;
+  const tickMs = options.tickIntervalMs;
+  const maxAge = options.maxAlertAgeMs;
+  const idleTimeout = options.idleTimeoutMs;
   const maxGroups = options.maxGroupsPerRule ?? 1000;
   const maxSkew = options.maxFutureSkewMs ?? 5 * 60_000;
   const metrics = options.registry ? alertingMetrics(options.registry) : null;

@@ -36,17 +36,17 @@ export interface AlertEngineOptions {
   readonly ruleSets: readonly RuleSet[];
   /** Wall clock for ticks and max_alert_age; default the system clock. */
   readonly clock?: Clock;
-  /** A partition's watermark = its newest event time − this; older events of it are late. Default 30 s. */
-  readonly allowedLatenessMs?: number;
-  /** Wall-clock period of ticks (send alerts). Default 5 s. */
-  readonly tickIntervalMs?: number;
-  /** Alerts whose evaluation time is older than this (wall time) are not sent. Default 15 min. */
-  readonly maxAlertAgeMs?: number;
+  /** A partition's watermark = its newest event time − this; older events of it are late (`rules.allowed_lateness`). */
+  readonly allowedLatenessMs: number;
+  /** Wall-clock period of ticks (send alerts) (`rules.evaluation_interval`). */
+  readonly tickIntervalMs: number;
+  /** Alerts whose evaluation time is older than this (wall time) are not sent (`rules.max_alert_age`). */
+  readonly maxAlertAgeMs: number;
   /**
    * A partition without events for this much wall time stops holding the watermark back; when all are
-   * idle the watermark follows the wall clock. Default 60 s; null: partitions never go idle.
+   * idle the watermark follows the wall clock (`rules.partition_idle_timeout`). null: partitions never go idle.
    */
-  readonly idleTimeoutMs?: number | null;
+  readonly idleTimeoutMs: number | null;
   /** Groups tracked per rule; events of further groups are dropped (counted). Default 1000. */
   readonly maxGroupsPerRule?: number;
   /** Events stamped further than this ahead of the wall clock are ignored (counted). Default 5 min. */

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClassifier } from '../../classify/classifier.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from '../../events/decode.ts';
+import { loadConfig } from '../../config/config.ts';
 import { loadMapping } from '../../events/mapping.ts';
 import { PaysignalError, usageError } from '../../errors.ts';
 import { renderMarkdown } from '../../report/markdown.ts';
@@ -18,22 +18,29 @@ with the week before: calls, errors and error ratio, errors per provider and day
 codes, categories and retry decisions, retry violations, alerts fired, and what to fix first.
 
 Options:
+  --config FILE            the paysignal configuration (default $PAYSIGNAL_CONFIG): its report section
+                           gives the Prometheus URL and format, its input section the log mapping
   --week YYYY-Www          the ISO week, e.g. 2026-W47; "last" (the default) is the last complete week
   --source prometheus|logs where the numbers come from
-  --prometheus-url URL     Prometheus base URL (default $PROMETHEUS_URL, else http://127.0.0.1:9090)
+  --prometheus-url URL     Prometheus base URL (default report.prometheus_url, $PROMETHEUS_URL,
+                           else http://127.0.0.1:9090)
   --timeout SECONDS        per Prometheus or webhook request (default 30)
   FILE...                  NDJSON event files for --source logs (- for standard input, .gz gunzipped)
-  --mapping NAME|FILE      field mapping for log files: native (default), ecs, otel, or a file
-  --format md|html|json    Markdown (default), one self-contained HTML file with charts, or the model
+  --mapping NAME|FILE      field mapping for log files: native, ecs, otel, or a file (default input.mapping)
+  --format md|html|json    Markdown, one self-contained HTML file with charts, or the model (default
+                           report.format, else md)
   --out FILE               write the report to FILE ({week} is replaced by the week) instead of stdout
   --webhook URL            also POST the Markdown as {"text": ...} (Slack/Mattermost incoming webhook)
   --top N                  rows in top movers and what-to-fix-first (default 10)
 
+Flags win over the environment (PROMETHEUS_URL), which wins over the configuration file.
+
 Examples:
   paysignal report --source prometheus --prometheus-url http://prometheus:9090
+  paysignal report --config paysignal.yaml --source prometheus
   paysignal report --source logs --week 2026-W47 --format html --out report-{week}.html events/*.ndjson.gz
 
-Exit codes: 0 done, 1 the source or the webhook failed, 2 usage error.`;
+Exit codes: 0 done, 1 the source or the webhook failed, 2 usage error (a bad flag or configuration file).`;
 
 function positiveNumber(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
@@ -47,12 +54,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
+      config: { type: 'string', short: 'c' },
       week: { type: 'string' },
       source: { type: 'string' },
       'prometheus-url': { type: 'string' },
       timeout: { type: 'string' },
-      mapping: { type: 'string', default: 'native' },
-      format: { type: 'string', default: 'md' },
+      mapping: { type: 'string' },
+      format: { type: 'string' },
       out: { type: 'string' },
       webhook: { type: 'string' },
       top: { type: 'string' },
@@ -63,8 +71,9 @@ export async function reportCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${REPORT_USAGE}\n`);
     return 0;
   }
+  const config = loadConfig({ file: values.config, env: process.env });
   const week = values.week === undefined ? lastCompleteWeek(Date.now()) : parseIsoWeek(values.week);
-  const format = values.format as ReportFormat;
+  const format = (values.format ?? config.report.format) as ReportFormat;
   if (!FORMATS.includes(format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`, '--format');
   const timeoutMs = positiveNumber(values.timeout, '--timeout', 30) * 1000;
   const top = Math.floor(positiveNumber(values.top, '--top', 10));
@@ -72,10 +81,10 @@ export async function reportCommand(argv: string[]): Promise<number> {
   let source: SourceOptions;
   if (values.source === 'prometheus') {
     if (positionals.length > 0) throw usageError(`--source prometheus takes no FILE arguments (got ${positionals.join(' ')})`);
-    source = { kind: 'prometheus', url: values['prometheus-url'] ?? process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090', timeoutMs };
+    source = { kind: 'prometheus', url: values['prometheus-url'] ?? config.report.prometheus_url, timeoutMs };
   } else if (values.source === 'logs') {
     if (positionals.length === 0) throw usageError(`--source logs needs at least one FILE (or - for standard input)\n${REPORT_USAGE}`);
-    source = { kind: 'logs', files: positionals, mapping: await loadMapping(values.mapping), maxEventBytes: DEFAULT_MAX_EVENT_BYTES };
+    source = { kind: 'logs', files: positionals, mapping: await loadMapping(values.mapping ?? config.input.mapping), maxEventBytes: config.input.max_event_bytes };
   } else {
     throw usageError(`--source must be prometheus or logs, got ${values.source === undefined ? 'nothing' : `"${values.source}"`}\n${REPORT_USAGE}`, '--source');
   }

@@ -5,18 +5,28 @@
 // kafka.shutdown_timeout or a fatal error, 2 bad configuration or usage.
 import { parseArgs } from 'node:util';
 import { assertKafkaConfigured, loadConfig, type PaysignalConfig } from '../../config/config.ts';
+import { environmentVariables } from '../../config/reference.ts';
 import { PaysignalError } from '../../errors.ts';
 import { createLogger } from '../../logging.ts';
 import { startService, type RunningService } from '../../service/service.ts';
 
+function wrapWords(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line].join('\n');
+}
+
 export const RUN_USAGE = `Usage: paysignal run [--config FILE] [--workers N|auto]
 
 Consumes payment-call events from Kafka, classifies them and feeds the sinks. Configuration: the
-YAML file (--config or PAYSIGNAL_CONFIG) plus environment overrides: KAFKA_BROKERS, KAFKA_TOPIC
-(comma-separated), KAFKA_GROUP_ID, KAFKA_CLIENT_ID, KAFKA_FROM_BEGINNING, KAFKA_DLQ_TOPIC,
-KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, KAFKA_SSL, KAFKA_SSL_CA_FILE/CERT_FILE/KEY_FILE,
-KAFKA_SSL_REJECT_UNAUTHORIZED, PAYSIGNAL_HTTP_HOST, PAYSIGNAL_HTTP_PORT (default 9464),
-PAYSIGNAL_RULES, ALERTMANAGER_URL, PAYSIGNAL_EVENTS_FILE, PAYSIGNAL_MAX_EVENT_BYTES, PAYSIGNAL_WORKERS.
+YAML file (--config or PAYSIGNAL_CONFIG) plus environment overrides (docs/configuration.md):
+${wrapWords(environmentVariables().join(', '), 100)}.
 
 --workers: threads that decode, classify and emit metrics and spans (processing.workers; default
 auto: one per core beyond the first, at least one; 0 runs everything on the main thread).

@@ -29,10 +29,10 @@ export interface KafkaClientOptions {
   readonly clientId: string;
   readonly sasl?: KafkaSaslOptions | undefined;
   readonly tls?: KafkaTlsOptions | undefined;
-  readonly connectionTimeoutMs?: number | undefined;
-  readonly requestTimeoutMs?: number | undefined;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
   /** Client-level retry of single requests (kafkajs `retry`). */
-  readonly retry?: { readonly initialRetryTimeMs?: number; readonly maxRetryTimeMs?: number; readonly retries?: number } | undefined;
+  readonly retry: { readonly initialRetryTimeMs: number; readonly maxRetryTimeMs: number; readonly retries: number };
   /** Test hook and escape hatch: how kafkajs opens sockets. */
   readonly socketFactory?: ISocketFactory | undefined;
 }
@@ -114,12 +114,12 @@ export function createKafkaClient(options: KafkaClientOptions, logger: Logger, o
   const config: KafkaConfig = {
     brokers: [...options.brokers],
     clientId: options.clientId,
-    connectionTimeout: options.connectionTimeoutMs ?? 3000,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    connectionTimeout: options.connectionTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
     retry: {
-      initialRetryTime: options.retry?.initialRetryTimeMs ?? 300,
-      maxRetryTime: options.retry?.maxRetryTimeMs ?? 10_000,
-      retries: options.retry?.retries ?? 8,
+      initialRetryTime: options.retry.initialRetryTimeMs,
+      maxRetryTime: options.retry.maxRetryTimeMs,
+      retries: options.retry.retries,
     },
     logLevel: kafkajsLevel(logger),
     logCreator: kafkajsLogCreator(logger.child({ library: 'kafkajs' }), onError),

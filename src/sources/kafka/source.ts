@@ -34,19 +34,19 @@ import { jumpedOver, startPosition, type RetainedRange, type StartPosition } fro
 export interface KafkaSourceOptions extends KafkaClientOptions {
   readonly topics: readonly string[];
   readonly groupId: string;
-  /** Where a partition without a committed offset starts: the earliest (true, default) or the latest offset. */
-  readonly fromBeginning?: boolean | undefined;
-  readonly partitionsConsumedConcurrently?: number | undefined;
-  readonly sessionTimeoutMs?: number | undefined;
-  readonly heartbeatIntervalMs?: number | undefined;
-  readonly rebalanceTimeoutMs?: number | undefined;
-  readonly maxBytesPerPartition?: number | undefined;
-  readonly maxBytes?: number | undefined;
-  readonly maxWaitTimeMs?: number | undefined;
+  /** Where a partition without a committed offset starts: the earliest (true) or the latest offset. */
+  readonly fromBeginning: boolean;
+  readonly partitionsConsumedConcurrently: number;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly maxBytesPerPartition: number;
+  readonly maxBytes: number;
+  readonly maxWaitTimeMs: number;
   /** Back-off after a rejected batch and between consumer re-creations. */
-  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number } | undefined;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   /** How often the lag of idle assigned partitions is refreshed from the brokers; 0 disables. */
-  readonly lagRefreshIntervalMs?: number | undefined;
+  readonly lagRefreshIntervalMs: number;
   /** Not ready once nothing was heard from the brokers for this long; default min(session timeout, max(5 s, 3 heartbeats)). */
   readonly readinessStaleMs?: number | undefined;
 }
@@ -142,11 +142,8 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
   const metrics: KafkaSourceMetrics = createKafkaSourceMetrics(deps.registry);
   const countError = (kind: KafkaErrorKind): void => metrics.errors.inc({ kind });
   const kafka: Kafka = createKafkaClient(options, logger, () => countError('client'));
-  const sessionTimeoutMs = options.sessionTimeoutMs ?? 30_000;
-  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 3_000;
-  const backoffInitialMs = options.backoff?.initialMs ?? 500;
-  const backoffMaxMs = options.backoff?.maxMs ?? 30_000;
-  const lagRefreshIntervalMs = options.lagRefreshIntervalMs ?? 15_000;
+  const { sessionTimeoutMs, heartbeatIntervalMs, lagRefreshIntervalMs } = options;
+  const { initialMs: backoffInitialMs, maxMs: backoffMaxMs } = options.backoff;
   const readinessStaleMs = options.readinessStaleMs ?? Math.min(sessionTimeoutMs, Math.max(5000, 3 * heartbeatIntervalMs));
 
   let state: KafkaSourceState = 'idle';
@@ -274,7 +271,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     nextOffsets.set(k, start.next);
     // kafkajs starts at the committed offset, or at the earliest one when there is none (it is
     // subscribed with fromBeginning); every other start is a seek (which kafkajs commits).
-    const kafkajsStartsThere = start.kind === 'committed' || (start.kind === 'new' && (options.fromBeginning ?? true));
+    const kafkajsStartsThere = start.kind === 'committed' || (start.kind === 'new' && options.fromBeginning);
     if (!kafkajsStartsThere) c.seek({ topic, partition, offset: start.next.toString() });
     if (start.kind === 'skipped') {
       countSkipped(topic, partition, start.committed, start.next, 'the committed offset is no longer retained in the topic (retention removed them before they were read)');
@@ -288,7 +285,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
 
   /** Decides where each partition of a new assignment starts, then lets kafkajs fetch them; retried until it succeeds. */
   async function positionPartitions(c: Consumer, ofGeneration: number, partitions: readonly TopicPartitions[]): Promise<void> {
-    const fromBeginning = options.fromBeginning ?? true;
+    const fromBeginning = options.fromBeginning;
     for (let attempt = 1; !stopping && ofGeneration === generation; attempt++) {
       try {
         const brokerAdmin = await connectedAdmin();
@@ -416,15 +413,15 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       groupId: options.groupId,
       sessionTimeout: sessionTimeoutMs,
       heartbeatInterval: heartbeatIntervalMs,
-      rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
-      maxBytes: options.maxBytes ?? 10_485_760,
-      maxWaitTimeInMs: options.maxWaitTimeMs ?? 1000,
+      rebalanceTimeout: options.rebalanceTimeoutMs,
+      maxBytesPerPartition: options.maxBytesPerPartition,
+      maxBytes: options.maxBytes,
+      maxWaitTimeInMs: options.maxWaitTimeMs,
       allowAutoTopicCreation: false,
       retry: {
-        initialRetryTime: options.retry?.initialRetryTimeMs ?? 300,
-        maxRetryTime: options.retry?.maxRetryTimeMs ?? 10_000,
-        retries: options.retry?.retries ?? 8,
+        initialRetryTime: options.retry.initialRetryTimeMs,
+        maxRetryTime: options.retry.maxRetryTimeMs,
+        retries: options.retry.retries,
         restartOnFailure: async (error: Error) => {
           lastError = errorText(error);
           logger.warn({ err: error }, 'kafka consumer failed; restarting it');
@@ -513,7 +510,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         await consumer.run({
           autoCommit: true, // commits only offsets we resolved, i.e. processed ones (and retries a failed commit of ours)
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
           eachBatch,
         });
         attempt = 0;
