@@ -49,7 +49,7 @@ async function measure(mode: 'off' | 'on'): Promise<Measured> {
   const { dataset } = ensureDataset(Number(values.lines), DEFAULT_SEED);
   const classifier = await createClassifier();
   const decoder = createDecoder({ idHeaders: classifier.idHeaders });
-  const tracker = createCorrelationTracker({});
+  const tracker = createCorrelationTracker({ correlation: parseConfig(null, null, {}).correlation });
   const events: ProcessedEvent[] = [];
   for (const line of readFileSync(dataset.file).toString('utf8').split('\n')) {
     if (line === '') continue;
@@ -64,6 +64,7 @@ async function measure(mode: 'off' | 'on'): Promise<Measured> {
     classifier,
     registry: createMetricsRegistry(),
     metrics: parseConfig(null, null, {}).metrics,
+    correlation: parseConfig(null, null, {}).correlation,
     tracing:
       blackHole === null
         ? { enabled: false }

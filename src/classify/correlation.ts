@@ -23,14 +23,15 @@ import type { PaymentCallEvent } from '../events/event.ts';
 import type { CorrelationFacts } from '../pipeline/types.ts';
 import type { Classification } from './classification.ts';
 import { NON_RETRYABLE, type RetryDecision } from './taxonomy.ts';
+import type { CorrelationConfig } from './config.ts';
 
 export interface CorrelationTrackerOptions {
-  /** Keys kept at most; default 100 000. */
-  readonly maxKeys?: number;
-  /** Event-time lifetime of a key after its newest attempt; default 24 h (Kustom orders live 48 h). */
-  readonly ttlMs?: number;
-  /** A key is in a retry storm once it has more than this many attempts of one operation; default 5. */
-  readonly stormThreshold?: number;
+  /**
+   * The `correlation` section of the configuration: keys kept at most (`max_keys`), event-time
+   * lifetime of a key after its newest attempt (`ttl`, ms), and the attempts of one operation under
+   * one key beyond which it is a retry storm (`storm_threshold`).
+   */
+  readonly correlation: CorrelationConfig;
   /** Operations tracked per key; default 8 (further operations are not tracked). */
   readonly maxOperationsPerKey?: number;
   /** How far ahead of the wall clock event time may move the clock; default 5 min. */
@@ -110,10 +111,11 @@ export function trackerHeapWarning(maxKeys: number, heapLimitBytes: number): str
   );
 }
 
-export function createCorrelationTracker(options: CorrelationTrackerOptions = {}): CorrelationTracker {
-  const maxKeys = positive(options.maxKeys ?? 100_000, 'maxKeys');
-  const ttlMs = positive(options.ttlMs ?? 24 * 3600_000, 'ttlMs');
-  const stormThreshold = positive(options.stormThreshold ?? 5, 'stormThreshold');
+export function createCorrelationTracker(options: CorrelationTrackerOptions): CorrelationTracker {
+  const { correlation } = options;
+  const maxKeys = positive(correlation.max_keys, 'correlation.max_keys');
+  const ttlMs = positive(correlation.ttl, 'correlation.ttl');
+  const stormThreshold = positive(correlation.storm_threshold, 'correlation.storm_threshold');
   const maxOps = positive(options.maxOperationsPerKey ?? 8, 'maxOperationsPerKey');
   const maxSkew = options.maxClockSkewMs ?? 5 * 60_000;
   const wallClock = options.now ?? Date.now;

@@ -18,7 +18,7 @@ export function signalsFromConfig(config: PaysignalConfig, classifier: Classifie
       successSampleRatio: config.tracing.success_sample_ratio,
       maxErrorSpansPerSecond: config.tracing.max_error_spans_per_second,
     },
-    correlation: { maxKeys: config.correlation.max_keys, ttlMs: config.correlation.ttl, stormThreshold: config.correlation.storm_threshold },
+    correlation: config.correlation,
   });
 }
 

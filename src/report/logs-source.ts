@@ -16,6 +16,8 @@ import { LineSplitter } from '../sources/file/line-splitter.ts';
 import { HOUR_MS, HOURS_PER_WEEK, shiftWeek, type IsoWeek } from './week.ts';
 import { NO_CODE, type CallCount, type ErrorCount, type ReportInput, type ViolationCount, type WeekCounts } from './model.ts';
 
+const LOG_CORRELATION = { max_keys: 100_000, ttl: 24 * 3600_000, storm_threshold: 5 } as const;
+
 export interface LogsSourceOptions {
   /** NDJSON files (`-` for standard input; names ending in .gz are gunzipped). */
   readonly files: readonly string[];
@@ -76,7 +78,9 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
   const decoder = createDecoder({ maxBytes: maxEventBytes, mapping: options.mapping ?? null, idHeaders: options.classifier.idHeaders });
   const classifier = options.classifier;
   // Event time drives the tracker; the wall clock only bounds how far ahead event time may run.
-  const tracker = createCorrelationTracker({ now: () => Number.MAX_SAFE_INTEGER / 2 });
+  // Logs of a whole week at once, in any order: a key lives a day (Kustom orders live 48 h), and the
+  // wall clock is far ahead so no event time is refused as being in the future.
+  const tracker = createCorrelationTracker({ correlation: LOG_CORRELATION, now: () => Number.MAX_SAFE_INTEGER / 2 });
   const current = new Tally();
   const previous = new Tally();
   const hourly = new Map<string, number[]>();

@@ -4,7 +4,8 @@
 // HTTP server.
 import type { Registry } from 'prom-client';
 import type { Classifier } from '../classify/classifier.ts';
-import { createCorrelationTracker, type CorrelationTracker, type CorrelationTrackerOptions } from '../classify/correlation.ts';
+import type { CorrelationConfig } from '../classify/config.ts';
+import { createCorrelationTracker, type CorrelationTracker } from '../classify/correlation.ts';
 import type { EventSink } from '../pipeline/types.ts';
 import type { MetricsConfig } from './config.ts';
 import { createExposition, createMetricsRegistry, type Exposition } from './exposition.ts';
@@ -24,8 +25,8 @@ export interface SignalsOptions {
    * plus exporter settings (OTEL_* otherwise).
    */
   readonly tracing?: { readonly enabled?: boolean } & Omit<TraceSinkOptions, 'registry' | 'identity'>;
-  /** config `correlation.max_keys` / `ttl` (ms) / `storm_threshold`. */
-  readonly correlation?: CorrelationTrackerOptions;
+  /** The `correlation` section of the configuration. */
+  readonly correlation: CorrelationConfig;
 }
 
 export interface Signals {
@@ -64,7 +65,7 @@ export function createSignals(options: SignalsOptions): Signals {
     ...(options.metrics.maxProviders === undefined ? {} : { maxProviders: options.metrics.maxProviders }),
     ...(traceSink !== null ? { exemplarTraceId: traceSink.exemplarTraceId.bind(traceSink) } : {}),
   });
-  const tracker = createCorrelationTracker(options.correlation ?? {});
+  const tracker = createCorrelationTracker({ correlation: options.correlation });
   return {
     registry,
     exposition: createExposition(registry),

@@ -7,7 +7,11 @@ import { createCorrelationTracker, TRACKER_HEAP_BYTES_PER_KEY, trackerHeapWarnin
 import { NON_RETRYABLE, RETRY_DECISIONS } from '../../src/classify/taxonomy.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import type { PaymentCallEvent } from '../../src/events/event.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 import { BAD_VALUE, classification, event, MERCHANT_INACTIVE, RESOURCE_LOCKED, T0, type ErrorSpec } from './fixtures.ts';
+
+/** The declared `correlation` settings, as `paysignal run` passes them. */
+const CORRELATION = DEFAULT_CONFIG.correlation;
 
 const MINUTE = 60_000;
 
@@ -17,7 +21,7 @@ function call(tracker: ReturnType<typeof createCorrelationTracker>, e: PaymentCa
 
 describe('correlation tracker', () => {
   it('numbers attempts under one idempotency key and marks every later one as a retry', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     const first = call(tracker, event({ idempotencyKey: 'idem-1', statusCode: 500, timestampMs: T0 }), { code: 'internal_error', category: 'provider_error', retry: 'retry_same_key_later' });
     const second = call(tracker, event({ idempotencyKey: 'idem-1', statusCode: 201, timestampMs: T0 + 1000 }));
     expect(first).toEqual({ key: 'idem-1', attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null, unmatchedRetry: false });
@@ -25,14 +29,14 @@ describe('correlation tracker', () => {
   });
 
   it('a call with neither idempotency key nor correlation id stands alone (its own attempt field counts)', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     expect(call(tracker, event())).toEqual({ key: null, attemptNumber: 1, isRetry: false, isStorm: false, violationOf: null, unmatchedRetry: false });
     expect(call(tracker, event({ attempt: 3 }))).toMatchObject({ key: null, attemptNumber: 3, isRetry: true });
     expect(tracker.size).toBe(0);
   });
 
   it('a retry (attempt > 1) whose earlier attempts this instance never saw is an unmatched retry', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     // Attempt 1 went to another replica: this one sees attempt 2 first.
     const arrived = call(tracker, event({ idempotencyKey: 'elsewhere', attempt: 2, statusCode: 500 }), RESOURCE_LOCKED);
     expect(arrived).toMatchObject({ key: 'elsewhere', attemptNumber: 2, isRetry: true, unmatchedRetry: true });
@@ -41,25 +45,25 @@ describe('correlation tracker', () => {
   });
 
   it('a retry whose earlier attempt this instance saw is matched, and a first attempt is never unmatched', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     expect(call(tracker, event({ idempotencyKey: 'here', attempt: 1, statusCode: 500 }), RESOURCE_LOCKED)).toMatchObject({ unmatchedRetry: false });
     expect(call(tracker, event({ idempotencyKey: 'here', attempt: 2, statusCode: 201, timestampMs: T0 + 1000 }))).toMatchObject({ isRetry: true, unmatchedRetry: false });
     expect(call(tracker, event({ idempotencyKey: 'no-attempt-field', statusCode: 201 }))).toMatchObject({ unmatchedRetry: false });
   });
 
   it('a retry of another operation under a known key is unmatched for that operation', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     call(tracker, event({ correlationId: 'pay-1', operation: 'create_session', statusCode: 201 }));
     expect(call(tracker, event({ correlationId: 'pay-1', operation: 'create_order', attempt: 2, statusCode: 201, timestampMs: T0 + 1000 }))).toMatchObject({ unmatchedRetry: true });
   });
 
   it('a retry without any key is not counted as unmatched: keying the topic could not have helped it', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     expect(call(tracker, event({ attempt: 4 }))).toMatchObject({ key: null, isRetry: true, unmatchedRetry: false });
   });
 
   it('prefers the idempotency key over correlation ids, which providers like Kustom make unique per request', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     const a = event({ idempotencyKey: 'idem-2', correlationId: 'per-request-a', statusCode: 403 });
     const b = event({ idempotencyKey: 'idem-2', correlationId: 'per-request-b', statusCode: 403, timestampMs: T0 + 5000 });
     call(tracker, a, MERCHANT_INACTIVE);
@@ -67,19 +71,19 @@ describe('correlation tracker', () => {
   });
 
   it('falls back to the correlation id when there is no idempotency key', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     call(tracker, event({ correlationId: 'pay-9', statusCode: 500 }), { code: null, category: 'provider_error', retry: 'retry_with_backoff' });
     expect(call(tracker, event({ correlationId: 'pay-9', timestampMs: T0 + 1 }))).toMatchObject({ key: 'pay-9', attemptNumber: 2, isRetry: true });
   });
 
   it('counts attempts per operation: create_session then create_order under one payment id is not a retry', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     call(tracker, event({ correlationId: 'pay-1', operation: 'create_session' }));
     expect(call(tracker, event({ correlationId: 'pay-1', operation: 'create_order', timestampMs: T0 + 1 }))).toMatchObject({ attemptNumber: 1, isRetry: false });
   });
 
   it('tracks several operations per key, each with its own attempts, up to maxOperationsPerKey; further operations stand alone', () => {
-    const tracker = createCorrelationTracker({ maxOperationsPerKey: 2 });
+    const tracker = createCorrelationTracker({ correlation: CORRELATION, maxOperationsPerKey: 2 });
     const at = (operation: string, n: number) => call(tracker, event({ correlationId: 'pay-ops', operation, timestampMs: T0 + n }));
     expect(at('create_session', 1)).toMatchObject({ attemptNumber: 1, isRetry: false });
     expect(at('create_order', 2)).toMatchObject({ attemptNumber: 1, isRetry: false });
@@ -93,7 +97,7 @@ describe('correlation tracker', () => {
   });
 
   it('flags a retry storm once one operation has more attempts than the threshold', () => {
-    const tracker = createCorrelationTracker({ stormThreshold: 3 });
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, storm_threshold: 3 } });
     const facts = [1, 2, 3, 4, 5].map((i) =>
       call(tracker, event({ idempotencyKey: 'storm', statusCode: 429, timestampMs: T0 + i * 1000 }), { code: null, category: 'rate_limit', retry: 'retry_with_backoff' }),
     );
@@ -102,42 +106,42 @@ describe('correlation tracker', () => {
   });
 
   it('MERCHANT_INACTIVE (contact_provider) then a retry with the same key is a retry violation', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     call(tracker, event({ provider: 'kustom', idempotencyKey: 'k-1', statusCode: 403 }), MERCHANT_INACTIVE);
     const retry = call(tracker, event({ provider: 'kustom', idempotencyKey: 'k-1', statusCode: 403, timestampMs: T0 + 2000 }), MERCHANT_INACTIVE);
     expect(retry.violationOf).toEqual({ code: 'MERCHANT_INACTIVE', retry: 'contact_provider' });
   });
 
   it('resource_locked (retry_same_key_later) then a retry with the same key is what the provider asks for: no violation', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     call(tracker, event({ provider: 'mercadopago', idempotencyKey: 'm-1', statusCode: 423 }), RESOURCE_LOCKED);
     const retry = call(tracker, event({ provider: 'mercadopago', idempotencyKey: 'm-1', statusCode: 201, timestampMs: T0 + 2000 }));
     expect(retry).toMatchObject({ isRetry: true, violationOf: null });
   });
 
   it.each(RETRY_DECISIONS.map((d) => [d, NON_RETRYABLE.has(d)] as const))('after a %s decision, a new attempt is a violation: %s', (decision, violates) => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     call(tracker, event({ idempotencyKey: 'd', statusCode: 400 }), { code: 'X', category: 'validation', retry: decision });
     const next = call(tracker, event({ idempotencyKey: 'd', statusCode: 400, timestampMs: T0 + 1 }), { code: 'X', category: 'validation', retry: decision });
     expect(next.violationOf !== null).toBe(violates);
   });
 
   it('a success clears the last decision: the attempt after it is no violation', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     call(tracker, event({ idempotencyKey: 's', statusCode: 400 }), BAD_VALUE);
     expect(call(tracker, event({ idempotencyKey: 's', timestampMs: T0 + 1 })).violationOf).toEqual({ code: 'BAD_VALUE', retry: 'fix_and_resubmit' });
     expect(call(tracker, event({ idempotencyKey: 's', timestampMs: T0 + 2 })).violationOf).toBeNull();
   });
 
   it('the same log event delivered twice is not a second attempt', () => {
-    const tracker = createCorrelationTracker();
+    const tracker = createCorrelationTracker({ correlation: CORRELATION });
     const e = event({ idempotencyKey: 'dup', statusCode: 403 });
     call(tracker, e, MERCHANT_INACTIVE);
     expect(call(tracker, e, MERCHANT_INACTIVE)).toMatchObject({ attemptNumber: 1, isRetry: false, violationOf: null });
   });
 
   it('expires keys by event time: an attempt after the TTL starts over, however fast events are processed', () => {
-    const tracker = createCorrelationTracker({ ttlMs: 10 * MINUTE, now: () => T0 + 60 * MINUTE });
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, ttl: 10 * MINUTE }, now: () => T0 + 60 * MINUTE });
     call(tracker, event({ idempotencyKey: 'ttl', statusCode: 403 }), MERCHANT_INACTIVE);
     expect(call(tracker, event({ idempotencyKey: 'ttl', statusCode: 403, timestampMs: T0 + 9 * MINUTE }), MERCHANT_INACTIVE)).toMatchObject({ attemptNumber: 2 });
     // 11 minutes after the newest attempt (T0 + 9 min): expired.
@@ -152,14 +156,14 @@ describe('correlation tracker', () => {
   });
 
   it('one event stamped far in the future cannot expire everything (the clock stops at wall clock + skew)', () => {
-    const tracker = createCorrelationTracker({ ttlMs: 10 * MINUTE, now: () => T0, maxClockSkewMs: MINUTE });
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, ttl: 10 * MINUTE }, now: () => T0, maxClockSkewMs: MINUTE });
     call(tracker, event({ idempotencyKey: 'a' }));
     call(tracker, event({ idempotencyKey: 'future', timestampMs: T0 + 365 * 24 * 60 * MINUTE }));
     expect(call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 1 }))).toMatchObject({ attemptNumber: 2 });
   });
 
   it('holds at most maxKeys keys, evicting the least recently used', () => {
-    const tracker = createCorrelationTracker({ maxKeys: 3 });
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: 3 } });
     for (const k of ['a', 'b', 'c']) call(tracker, event({ idempotencyKey: k }));
     call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 1 })); // a is now the most recent
     call(tracker, event({ idempotencyKey: 'd', timestampMs: T0 + 2 })); // evicts b
@@ -170,7 +174,7 @@ describe('correlation tracker', () => {
   });
 
   it('stays bounded under a flood of distinct keys', () => {
-    const tracker = createCorrelationTracker({ maxKeys: 1000 });
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: 1000 } });
     for (let i = 0; i < 50_000; i++) call(tracker, event({ idempotencyKey: `flood-${i}`, timestampMs: T0 + i }));
     expect(tracker.size).toBe(1000);
     expect(tracker.evictions).toBe(49_000);
@@ -188,7 +192,7 @@ describe('correlation tracker', () => {
     // Keys as they arrive: strings the decoder made from JSON, 36 characters like a UUID.
     const decoder = createDecoder({ idHeaders: new Set() });
     const error = { code: 'internal_error', category: 'provider_error', retry: 'retry_same_key_later' } as const;
-    const tracker = createCorrelationTracker({ maxKeys: keys, now: () => T0 + keys });
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: keys }, now: () => T0 + keys });
     for (let i = 0; i < keys; i++) {
       const line = JSON.stringify({ timestamp: T0 + i, provider: 'kustom', operation: 'create_order', http: { status_code: 500 }, correlation_id: `pay-${String(i).padStart(32, '0')}` });
       const decoded = decoder.decode(Buffer.from(line));

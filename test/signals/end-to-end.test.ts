@@ -7,6 +7,7 @@ import { callEvent } from '../support/events.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { waitFor } from '../support/processes.ts';
 import { startStack, type Stack } from './stack.ts';
+import { DEFAULT_CONFIG } from '../support/config.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -29,7 +30,7 @@ beforeAll(async () => {
   stack = await startStack({
     tracing: { otlp: { url: receiver.tracesUrl }, scheduledDelayMillis: 20 },
     metrics: { unknown_code_cap: 50, unknown_operation_cap: 20 },
-    correlation: { maxKeys: 5000 },
+    correlation: { ...DEFAULT_CONFIG.correlation, max_keys: 5000 },
   });
 });
 

@@ -17,8 +17,8 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-function signals(options: Omit<Parameters<typeof createSignals>[0], 'classifier' | 'metrics'> & { metrics?: SignalsOptions['metrics'] }): Signals {
-  const s = createSignals({ classifier, registry: createMetricsRegistry({ defaultMetrics: false }), metrics: DEFAULT_CONFIG.metrics, ...options });
+function signals(options: Omit<Parameters<typeof createSignals>[0], 'classifier' | 'metrics' | 'correlation'> & { metrics?: SignalsOptions['metrics'] }): Signals {
+  const s = createSignals({ classifier, registry: createMetricsRegistry({ defaultMetrics: false }), metrics: DEFAULT_CONFIG.metrics, correlation: DEFAULT_CONFIG.correlation, ...options });
   open.push(s);
   return s;
 }

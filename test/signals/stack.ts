@@ -23,9 +23,9 @@ export interface Stack {
 
 let offset = 0;
 
-export async function startStack(options: Omit<SignalsOptions, 'classifier' | 'metrics'> & Partial<Pick<SignalsOptions, 'metrics'>> = {}): Promise<Stack> {
+export async function startStack(options: Omit<SignalsOptions, 'classifier' | 'metrics' | 'correlation'> & Partial<Pick<SignalsOptions, 'metrics' | 'correlation'>> = {}): Promise<Stack> {
   const classifier = await createClassifier();
-  const signals = createSignals({ classifier, metrics: DEFAULT_CONFIG.metrics, ...options });
+  const signals = createSignals({ classifier, metrics: DEFAULT_CONFIG.metrics, correlation: DEFAULT_CONFIG.correlation, ...options });
   const deadLetters: Array<{ record: SourceRecord; rejection: Rejection }> = [];
   const deadLetter: DeadLetterSink = {
     add: (record, rejection) => void deadLetters.push({ record, rejection }),
