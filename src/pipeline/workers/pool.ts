@@ -42,6 +42,8 @@ export interface WorkerPoolOptions {
   readonly metricsTimeoutMs?: number;
   /** How long close() waits for a worker to export its last spans; default 10 s. */
   readonly closeTimeoutMs?: number;
+  /** The worker module; default ./worker.ts (tests pass workers that misbehave on purpose). */
+  readonly workerUrl?: URL;
 }
 
 export interface WorkerPool extends RecordBatchHandler {
@@ -93,6 +95,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`workers must be a whole number of at least 1, got ${size}`);
   const metricsTimeoutMs = options.metricsTimeoutMs ?? 5000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+  const workerUrl = options.workerUrl ?? WORKER_URL;
   const sinks = [...options.sinks];
   const invalidSinks = sinks.filter((s) => s.onInvalid !== undefined);
   const flushingSinks: { flush?: () => Promise<void> }[] = [...(engine === null ? [] : [engine]), ...sinks].filter((s) => s.flush !== undefined);
@@ -108,7 +111,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   function spawn(index: number): Thread {
     const setup: WorkerSetup = { config: workerConfig, logLevel: logger.level, signalTuples: needTuples, eventLines: eventsFile !== null, index };
-    const worker = new Worker(WORKER_URL, { workerData: setup, name: `paysignal-worker-${index}` });
+    const worker = new Worker(workerUrl, { workerData: setup, name: `paysignal-worker-${index}` });
     let readyResolve: (r: ReadyReply) => void = () => {};
     let readyReject: (e: Error) => void = () => {};
     const ready = new Promise<ReadyReply>((resolve, reject) => {
@@ -324,8 +327,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       return done;
     },
     async close() {
-      await Promise.allSettled([...inHand]);
+      // New batches are refused from now on; the ones in hand finish first.
       closing = true;
+      await Promise.allSettled([...inHand]);
       await Promise.all(
         threads.map(async (thread) => {
           thread.closing = true;

@@ -1,0 +1,76 @@
+// The worker pool's error paths (src/pipeline/workers/pool.ts), with a worker that misbehaves on
+// purpose (test/kafka/fixtures/misbehaving-worker.ts): a batch the worker could not process is
+// neither resolved nor dead-lettered (the source processes it again); a worker that does not answer
+// a scrape in time does not hold up /metrics; a batch that arrives while the pool stops is refused.
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/config.ts';
+import { createLogger } from '../../src/logging.ts';
+import type { DeadLetterSink } from '../../src/pipeline/types.ts';
+import { startWorkerPool, type WorkerPool } from '../../src/pipeline/workers/pool.ts';
+import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
+import type { SourceRecord } from '../../src/sources/record.ts';
+
+const MISBEHAVING = new URL('./fixtures/misbehaving-worker.ts', import.meta.url);
+let pool: WorkerPool | null = null;
+
+afterEach(async () => {
+  await pool?.close();
+  pool = null;
+  delete process.env.PAYSIGNAL_TEST_MISBEHAVIOUR;
+});
+
+function records(count: number): SourceRecord[] {
+  return Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`{"n":${i}}`), source: 'kafka', topic: 'calls', partition: 3, offset: String(100 + i), key: null, headers: {} }));
+}
+
+async function start(misbehaviour: string) {
+  // A worker's environment is a copy of this one, taken when it starts.
+  process.env.PAYSIGNAL_TEST_MISBEHAVIOUR = misbehaviour;
+  const deadLettered: string[] = [];
+  const deadLetter: DeadLetterSink = { add: (record) => void deadLettered.push(record.offset), flush: async () => {} };
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  pool = await startWorkerPool({
+    config: parseConfig(null, null, {}),
+    workers: 1,
+    registry,
+    logger: createLogger({ level: 'silent' }),
+    deadLetter,
+    engine: null,
+    sinks: [],
+    eventsFile: null,
+    metricsTimeoutMs: 300,
+    workerUrl: MISBEHAVING,
+  });
+  return { pool, registry, deadLettered };
+}
+
+describe('worker pool error paths', () => {
+  it('does not resolve a batch the worker could not process, and dead-letters nothing of it', async () => {
+    const { pool, deadLettered } = await start('fail-batches');
+    await expect(pool.handleBatch(records(5))).rejects.toMatchObject({ code: 'WORKER_BATCH_FAILED', message: expect.stringContaining('the classifier threw') });
+    expect(deadLettered).toEqual([]);
+  });
+
+  it('serves /metrics without a worker that does not answer in time', async () => {
+    const { registry } = await start('silent-metrics');
+    const startedAt = Date.now();
+    const text = await registry.metrics();
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - startedAt).toBeLessThan(3000);
+    expect(text).toContain('# TYPE payment_provider_calls_total counter');
+    expect(text).not.toContain('payment_provider_calls_total{');
+  });
+
+  it('answers a scrape with what the workers report', async () => {
+    const { registry } = await start('none');
+    expect(await registry.metrics()).toContain('payment_provider_calls_total{provider="kustom"} 1');
+  });
+
+  it('refuses batches once it is stopping', async () => {
+    const { pool } = await start('none');
+    await pool.handleBatch(records(3));
+    const closing = pool.close();
+    await expect(pool.handleBatch(records(3))).rejects.toMatchObject({ code: 'WORKERS_CLOSED' });
+    await closing;
+  });
+});
