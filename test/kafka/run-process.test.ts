@@ -40,10 +40,10 @@ kafka:
   backoff: { initial: 200ms, max: 2s }
 `;
 
-function runPaysignal(env: Record<string, string>, configText = CONFIG): RunningProcess {
+function runPaysignal(env: Record<string, string>, configText = CONFIG, args: readonly string[] = []): RunningProcess {
   const config = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(config, configText);
-  const child = startProcess(NODE, [ENTRY, '--config', config], {
+  const child = startProcess(NODE, [ENTRY, '--config', config, ...args], {
     cwd: root,
     // Two processing workers whatever the machine (partitions_consumed_concurrently 4 by default then).
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PAYSIGNAL_LOG_LEVEL: 'info', PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '0', PAYSIGNAL_WORKERS: '2', ...env },
@@ -218,6 +218,13 @@ describe('paysignal run as a process', () => {
     const badPort = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x', PAYSIGNAL_HTTP_PORT: 'ninety' }, 'kafka: {}\n');
     expect((await badPort.exited).code).toBe(2);
     expect(badPort.output()).toContain('CONFIG_ENV_INVALID PAYSIGNAL_HTTP_PORT: PAYSIGNAL_HTTP_PORT must be a whole number');
+
+    const badWorkers = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x', PAYSIGNAL_WORKERS: 'many' }, 'kafka: {}\n');
+    expect((await badWorkers.exited).code).toBe(2);
+    expect(badWorkers.output()).toContain('CONFIG_ENV_INVALID PAYSIGNAL_WORKERS:');
+    const badWorkersFlag = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x' }, 'kafka: {}\n', ['--workers', 'many']);
+    expect((await badWorkersFlag.exited).code).toBe(2);
+    expect(badWorkersFlag.output()).toContain('USAGE --workers: --workers must be a whole number or auto, got "many"');
 
     const grpc = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, 'kafka: {}\n');
     expect((await grpc.exited).code).toBe(2);

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { assertKafkaConfigured, loadConfig, type PaysignalConfig } from '../../config/config.ts';
 import { environmentVariables } from '../../config/reference.ts';
-import { PaysignalError } from '../../errors.ts';
+import { PaysignalError, usageError } from '../../errors.ts';
 import { createLogger } from '../../logging.ts';
 import { startService, type RunningService } from '../../service/service.ts';
 
@@ -53,7 +53,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 
   if (values.workers !== undefined && !/^(auto|[0-9]+)$/.test(values.workers)) {
-    process.stderr.write(`paysignal run: --workers must be a whole number or auto, got ${JSON.stringify(values.workers)}\n`);
+    process.stderr.write(`paysignal run: ${usageError(`--workers must be a whole number or auto, got ${JSON.stringify(values.workers)}`, '--workers').describe()}\n`);
     return EXIT_CONFIG;
   }
 
