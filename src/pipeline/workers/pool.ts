@@ -98,7 +98,8 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   const workerUrl = options.workerUrl ?? WORKER_URL;
   const sinks = [...options.sinks];
   const invalidSinks = sinks.filter((s) => s.onInvalid !== undefined);
-  const flushingSinks: { flush?: () => Promise<void> }[] = [...(engine === null ? [] : [engine]), ...sinks].filter((s) => s.flush !== undefined);
+  // Flushed in the order the in-thread pipeline flushes them: engine, events file, extra sinks.
+  const flushingSinks: { flush?: () => Promise<void> }[] = [...(engine === null ? [] : [engine]), ...(eventsFile === null ? [] : [eventsFile]), ...sinks].filter((s) => s.flush !== undefined);
   const needTuples = engine !== null || sinks.length > 0;
   const engineSignal = emptySignal();
   // The service's error-span budget is shared: each worker keeps its part of it.
@@ -312,7 +313,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     await Promise.all(byPartition(records).map(send));
     await deadLetter.flush();
     for (const sink of flushingSinks) await sink.flush!();
-    await eventsFile?.flush?.();
   }
 
   return {
