@@ -38,7 +38,8 @@ const ALLOWED_LATENESS_MS = 1000;
 const SPIKE = 30;
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
-const broker = await startEmbeddedBroker({ topics: [{ name: 'latency', partitions: 2 }, { name: 'latency-dlq', partitions: 1 }] });
+// The state topic too: the alert engine checkpoints there, and the embedded broker creates topics only on request.
+const broker = await startEmbeddedBroker({ topics: [{ name: 'latency', partitions: 2 }, { name: 'latency-dlq', partitions: 1 }, { name: 'bench-latency.state', partitions: 1 }] });
 const am = await startAlertmanager();
 const config = parseConfig(
   `rules:\n  evaluation_interval: 1s\n  allowed_lateness: 1s\ntracing:\n  enabled: false\nkafka:\n  from_beginning: false\n`,

@@ -2,6 +2,7 @@
 //
 //   node bench/kafka/consumer.ts --mode noop|paysignal --brokers B --topic T --group G --expect N
 //        [--concurrency C] [--rules DIR] [--dlq TOPIC] [--workers N|auto] [--span-budget N]
+//        [--state-topic TOPIC] [--durable-state true|false]
 //
 // - `noop`: a kafkajs consumer with an eachBatch that only resolves offsets (kafkajs auto-commit).
 // - `paysignal`: `startService` of `paysignal run` (src/cli/commands/run.ts) with the rules in --rules,
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     dlq: { type: 'string' },
     workers: { type: 'string', default: 'auto' },
     'span-budget': { type: 'string' },
+    'state-topic': { type: 'string' },
+    'durable-state': { type: 'string', default: 'true' },
   },
 });
 const mode = values.mode;
@@ -96,6 +99,7 @@ if (mode === 'noop') {
   const config = parseConfig(
     `kafka:\n  from_beginning: true\n  partitions_consumed_concurrently: ${concurrency}\n  lag_refresh_interval: 15s\n` +
       `processing:\n  workers: ${values.workers}\n` +
+      `rules:\n  durable_state: ${values['durable-state'] === 'true'}\n` +
       (values['span-budget'] === undefined ? '' : `tracing:\n  max_error_spans_per_second: ${values['span-budget']}\n`),
     'bench-kafka.yaml',
     {
@@ -104,6 +108,7 @@ if (mode === 'noop') {
       KAFKA_GROUP_ID: group,
       KAFKA_DLQ_TOPIC: values.dlq ?? `${topic}-dlq`,
       PAYSIGNAL_RULES: values.rules!,
+      ...(values['state-topic'] === undefined ? {} : { KAFKA_STATE_TOPIC: values['state-topic'] }),
       PAYSIGNAL_HTTP_HOST: '127.0.0.1',
       PAYSIGNAL_HTTP_PORT: '0',
     },
@@ -116,7 +121,26 @@ if (mode === 'noop') {
     const metric = service.registry.getSingleMetric(name);
     return metric === undefined ? 0 : (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
   };
-  report(ms, { workers: service.workers, spansExported: await spans('paysignal_spans_exported_total'), spansDropped: await spans('paysignal_spans_dropped_total') });
+  const sample = async (name: string, labels: Record<string, string> = {}, suffix = ''): Promise<number> => {
+    const metric = service.registry.getSingleMetric(name);
+    if (metric === undefined) return 0;
+    const { values: samples } = await metric.get();
+    const match = samples.find((v) => ((v as { metricName?: string }).metricName ?? name) === `${name}${suffix}` && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+    return match?.value ?? 0;
+  };
+  const checkpointSeconds = await sample('paysignal_alert_state_checkpoint_duration_seconds', {}, '_sum');
+  const checkpointCount = await sample('paysignal_alert_state_checkpoint_duration_seconds', {}, '_count');
+  report(ms, {
+    workers: service.workers,
+    spansExported: await spans('paysignal_spans_exported_total'),
+    spansDropped: await spans('paysignal_spans_dropped_total'),
+    checkpoints: {
+      saved: await sample('paysignal_alert_state_checkpoints_total', { result: 'saved' }),
+      failed: await sample('paysignal_alert_state_checkpoints_total', { result: 'failed' }),
+      meanMs: checkpointCount === 0 ? 0 : (checkpointSeconds / checkpointCount) * 1000,
+      lastBytes: await sample('paysignal_alert_state_bytes'),
+    },
+  });
   await service.stop();
   setTimeout(() => process.exit(0), 3000).unref();
 } else {

@@ -2,7 +2,7 @@
 // the same topic of the same broker, in the same run.
 //
 //   node bench/kafka/run.ts [--messages N] [--partitions P] [--rounds R] [--concurrency C] [--json FILE]
-//                           [--workers LIST] [--span-budgets LIST] [--traffic LIST]
+//                           [--workers LIST] [--span-budgets LIST] [--traffic LIST] [--durable-state LIST]
 //                           [--profile] [--paysignal-node-options FLAGS]
 //
 // LISTs are comma-separated; every combination is measured in the same run, each round running the
@@ -11,6 +11,9 @@
 //   --span-budgets  tracing.max_error_spans_per_second (default `default,0`; `default` leaves it unset)
 //   --traffic       share of successful calls in the data (default `0.7,0.5`: the usual mix, and
 //                   error-heavy traffic with 50% errors); one topic per mix
+//   --durable-state rules.durable_state of paysignal (default `on`, as shipped: the alert engine is
+//                   checkpointed to a state topic every rules.checkpoint_interval; `on,off` compares);
+//                   runs with it report their checkpoints' count, size and time
 //
 // 1. Starts the embedded broker (librdkafka mock cluster) and one topic with P partitions.
 // 2. Produces N provider-native events per traffic mix (the classify benchmark's generator,
@@ -55,6 +58,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     'span-budgets': { type: 'string', default: 'default,0' },
     traffic: { type: 'string', default: '0.7,0.5' },
+    'durable-state': { type: 'string', default: 'on' },
     json: { type: 'string' },
     profile: { type: 'boolean', default: false },
     // V8 flags for the paysignal consumer; default the ones the image and the chart ship with.
@@ -69,8 +73,14 @@ const list = (text: string): string[] => text.split(',').map((x) => x.trim()).fi
 const WORKERS = list(values.workers);
 const SPAN_BUDGETS = list(values['span-budgets']);
 const TRAFFIC = list(values.traffic).map(Number);
-if (WORKERS.some((w) => !/^(auto|[0-9]+)$/.test(w)) || SPAN_BUDGETS.some((b) => !/^(default|[0-9]+)$/.test(b)) || TRAFFIC.some((t) => !(t > 0 && t < 1))) {
-  throw new Error('--workers takes counts or auto, --span-budgets counts or default, --traffic shares between 0 and 1');
+const DURABLE_STATE = list(values['durable-state']);
+if (
+  WORKERS.some((w) => !/^(auto|[0-9]+)$/.test(w)) ||
+  SPAN_BUDGETS.some((b) => !/^(default|[0-9]+)$/.test(b)) ||
+  TRAFFIC.some((t) => !(t > 0 && t < 1)) ||
+  DURABLE_STATE.some((d) => d !== 'on' && d !== 'off')
+) {
+  throw new Error('--workers takes counts or auto, --span-budgets counts or default, --traffic shares between 0 and 1, --durable-state on or off');
 }
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const PER_PARTITION_LIMIT = 4.5e6; // below the mock broker's ~5 MB per partition
@@ -104,7 +114,11 @@ const otlpUrl = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
 // --- broker and topics: one per traffic mix --------------------------------------------------------
 const dlq = 'bench-events-dlq';
 const topicOf = (share: number): string => `bench-events-ok${Math.round(share * 100)}`;
-const broker = await startEmbeddedBroker({ topics: [...TRAFFIC.map((share) => ({ name: topicOf(share), partitions: P })), { name: dlq, partitions: 1 }] });
+// Every paysignal run checkpoints here under its own group id (the embedded broker creates topics only on request).
+const stateTopic = 'bench-events-state';
+const broker = await startEmbeddedBroker({
+  topics: [...TRAFFIC.map((share) => ({ name: topicOf(share), partitions: P })), { name: dlq, partitions: 1 }, { name: stateTopic, partitions: 1 }],
+});
 const kafka = new Kafka({ brokers: [...broker.brokers], clientId: 'bench-producer', logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
@@ -146,6 +160,7 @@ interface Result {
   workers?: number;
   spansExported?: number;
   spansDropped?: number;
+  checkpoints?: { saved: number; failed: number; meanMs: number; lastBytes: number };
 }
 
 // --- the librdkafka ceiling, compiled like the embedded broker's launcher ----------------------------
@@ -164,21 +179,32 @@ function buildRdkafkaConsumer(): string {
 }
 const rdkafkaConsumer = buildRdkafkaConsumer();
 
-/** One consumer configuration: a ceiling, or paysignal with a worker count and a span budget. */
+/** One consumer configuration: a ceiling, or paysignal with a worker count, a span budget and durable state on or off. */
 interface Variant {
   readonly key: string;
   readonly mode: 'noop' | 'paysignal' | 'rdkafka';
   readonly workers?: string;
   readonly spanBudget?: string;
+  readonly durableState?: string;
 }
 const VARIANTS: readonly Variant[] = [
   { key: 'noop', mode: 'noop' },
   { key: 'rdkafka', mode: 'rdkafka' },
-  ...WORKERS.flatMap((workers) => SPAN_BUDGETS.map((spanBudget): Variant => ({ key: `paysignal workers=${workers} span-budget=${spanBudget}`, mode: 'paysignal', workers, spanBudget }))),
+  ...WORKERS.flatMap((workers) =>
+    SPAN_BUDGETS.flatMap((spanBudget) =>
+      DURABLE_STATE.map((durableState): Variant => ({
+        key: `paysignal workers=${workers} span-budget=${spanBudget}${DURABLE_STATE.length > 1 || durableState === 'off' ? ` durable-state=${durableState}` : ''}`,
+        mode: 'paysignal',
+        workers,
+        spanBudget,
+        durableState,
+      })),
+    ),
+  ),
 ];
 
 const profileDir = (variant: Variant, topic: string, round: number): string =>
-  join(OUT_DIR, 'profile', `kafka-paysignal-workers${variant.workers}-budget${variant.spanBudget}-${topic}-round${round}`);
+  join(OUT_DIR, 'profile', `kafka-paysignal-workers${variant.workers}-budget${variant.spanBudget}-state${variant.durableState}-${topic}-round${round}`);
 
 let groupSeq = 0;
 function runConsumer(variant: Variant, topic: string, round: number): Promise<Result> {
@@ -190,6 +216,7 @@ function runConsumer(variant: Variant, topic: string, round: number): Promise<Re
     '--expect', String(N), '--concurrency', String(CONCURRENCY), '--rules', join(ROOT, 'rules'), '--dlq', dlq,
     ...(variant.workers === undefined ? [] : ['--workers', variant.workers]),
     ...(variant.spanBudget === undefined || variant.spanBudget === 'default' ? [] : ['--span-budget', variant.spanBudget]),
+    ...(variant.durableState === undefined ? [] : ['--state-topic', stateTopic, '--durable-state', variant.durableState === 'on' ? 'true' : 'false']),
   ];
   const nodeArgs: string[] = mode === 'paysignal' ? values['paysignal-node-options'].split(/\s+/).filter((a) => a !== '') : [];
   if (values.profile && mode === 'paysignal') {
@@ -219,6 +246,11 @@ function runConsumer(variant: Variant, topic: string, round: number): Promise<Re
   });
 }
 
+const checkpointText = (r: Result): string =>
+  r.checkpoints === undefined || r.checkpoints.saved === 0
+    ? ''
+    : `, ${r.checkpoints.saved} checkpoints (${r.checkpoints.failed} failed) of ${r.checkpoints.lastBytes} B, ${r.checkpoints.meanMs.toFixed(2)} ms each`;
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -244,7 +276,7 @@ for (const share of TRAFFIC) {
     for (const variant of order) {
       const r = await runConsumer(variant, topic, round);
       results.get(variant.key)!.push(r);
-      log(`${Math.round((1 - share) * 100)}% errors, round ${round + 1}, ${variant.key}: ${r.events} events in ${(r.ms / 1000).toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, CPU ${(r.cpuMs / 1000).toFixed(2)} s, RSS ${r.rssMb.toFixed(0)} MB${r.spansExported !== undefined ? `, spans exported ${r.spansExported} (dropped ${r.spansDropped})` : ''}`);
+      log(`${Math.round((1 - share) * 100)}% errors, round ${round + 1}, ${variant.key}: ${r.events} events in ${(r.ms / 1000).toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, CPU ${(r.cpuMs / 1000).toFixed(2)} s, RSS ${r.rssMb.toFixed(0)} MB${r.spansExported !== undefined ? `, spans exported ${r.spansExported} (dropped ${r.spansDropped})` : ''}${checkpointText(r)}`);
     }
   }
   await checkRetention(topic);

@@ -12,8 +12,13 @@ export const rulesSection = section('rules', 'The in-process alert engine (rule 
     default: '1m',
   }),
   durable_state: setting.boolean({
-    description: 'Checkpoint windows, watermarks and alert states to kafka.state_topic with every offset commit, and restore them at start, so a restart alerts as if it never stopped.',
+    description:
+      'Checkpoint windows, watermarks and alert states to kafka.state_topic, and restore them at start, so a restart alerts as if it never stopped. Offsets are then committed every checkpoint_interval, each time right after a checkpoint that covers them.',
     default: true,
+  }),
+  checkpoint_interval: setting.duration({
+    description: 'With durable_state: how often the engine is checkpointed and the offsets the checkpoint covers are committed (a crash repeats at most this much input).',
+    default: '1s',
   }),
 });
 

@@ -39,5 +39,7 @@ export function kafkaSourceOptions(config: PaysignalConfig): KafkaSourceOptions 
     maxWaitTimeMs: kafka.max_wait,
     backoff: { initialMs: kafka.backoff.initial, maxMs: kafka.backoff.max },
     lagRefreshIntervalMs: kafka.lag_refresh_interval,
+    // Used when the alert engine is checkpointed before commits (rules.durable_state).
+    commitIntervalMs: config.rules.checkpoint_interval,
   };
 }

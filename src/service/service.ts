@@ -6,6 +6,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { ISocketFactory } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Alerting } from '../alerting/index.ts';
+import { MAX_CHECKPOINT_BYTES } from '../alerting/engine/index.ts';
 import { trackerHeapWarning } from '../classify/correlation.ts';
 import { createClassifier, type Classifier } from '../classify/classifier.ts';
 import { assertKafkaConfigured, workerCount, type PaysignalConfig } from '../config/config.ts';
@@ -23,7 +24,9 @@ import { createEventsFileSink } from '../sinks/events-file.ts';
 import { createExposition, createMetricsRegistry } from '../sinks/exposition.ts';
 import type { Signals } from '../sinks/signals.ts';
 import { createKafkaClient, tlsConfig } from '../sources/kafka/client.ts';
-import { createKafkaSource, type KafkaSource } from '../sources/kafka/source.ts';
+import { createKafkaSource, type AssignedPartition, type KafkaSource } from '../sources/kafka/source.ts';
+import { createStateTopic } from '../sources/kafka/state-topic.ts';
+import { createEngineCheckpoints, type EngineCheckpoints } from './engine-checkpoints.ts';
 import { kafkaClientOptions, kafkaSourceOptions } from './kafka-options.ts';
 
 /** A dead-letter sink for `dead_letter.enabled: false`: rejected events are logged and dropped. */
@@ -147,14 +150,48 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   }
   const exposition = inThread?.signals.exposition ?? createExposition(registry);
   const engine = alerting?.engine ?? null;
+
+  // Durable alert state (docs/architecture.md#time-model): restored before the source reads,
+  // checkpointed before every offset commit.
+  let checkpoints: EngineCheckpoints | null = null;
+  if (alerting !== null && config.rules.durable_state) {
+    const stateLogger = logger.child({ component: 'alert-state' });
+    const stateKafka = createKafkaClient({ ...kafkaClientOptions(config, `${config.kafka.client_id}-state`), socketFactory: options.socketFactory }, stateLogger);
+    checkpoints = createEngineCheckpoints({
+      engine: alerting.engine,
+      store: createStateTopic({ kafka: stateKafka, topic: config.kafka.state_topic, logger: stateLogger, maxValueBytes: MAX_CHECKPOINT_BYTES }),
+      key: config.kafka.group_id,
+      registry,
+      logger: stateLogger,
+      backoff: { initialMs: config.kafka.backoff.initial, maxMs: config.kafka.backoff.max },
+    });
+  }
+  const restoring = new AbortController();
+  let stateRestored = checkpoints === null;
+  const restored: Promise<boolean> = checkpoints === null ? Promise.resolve(true) : checkpoints.restore(restoring.signal);
+  // The engine keeps a watermark per assigned partition (docs/architecture.md#time-model); it learns
+  // the assignment only once restored, as a restore replaces its partitions.
+  let assigned: readonly AssignedPartition[] | null = null;
+  const restoredThenAssigned = restored.then((ok) => {
+    stateRestored = ok;
+    if (ok && engine !== null && assigned !== null) engine.assignPartitions(assigned);
+  });
   const source = createKafkaSource(
     { ...kafkaSourceOptions(config), socketFactory: options.socketFactory },
     {
       handler: pipeline,
       registry,
       logger: logger.child({ component: 'kafka-source' }),
-      // The engine keeps a watermark per assigned partition (docs/architecture.md#time-model).
-      onAssignment: engine === null ? undefined : (partitions) => engine.assignPartitions(partitions),
+      onAssignment:
+        engine === null
+          ? undefined
+          : (partitions) => {
+              assigned = partitions;
+              if (stateRestored) engine.assignPartitions(partitions);
+            },
+      consumeAfter: checkpoints === null ? undefined : restoredThenAssigned,
+      // Offsets are committed every rules.checkpoint_interval, each time after a checkpoint that covers them.
+      beforeCommit: checkpoints === null ? undefined : checkpoints.checkpoint,
     },
   );
   let http: HttpServer;
@@ -165,10 +202,17 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         host: config.http.host,
         port: config.http.port,
         // Startup fails when the rules do not load, so a running service with rules has them loaded.
-        readiness: (): Record<string, boolean> => (alerting === null ? { kafka_assigned: source.isReady() } : { kafka_assigned: source.isReady(), rules_loaded: true }),
+        readiness: (): Record<string, boolean> => ({
+          kafka_assigned: source.isReady(),
+          ...(alerting === null ? {} : { rules_loaded: true }),
+          ...(checkpoints === null ? {} : { alert_state_restored: stateRestored }),
+        }),
         onError: (error) => logger.warn({ err: error }, 'HTTP endpoint failed'),
       });
     } catch (error) {
+      restoring.abort();
+      await restored;
+      await checkpoints?.close();
       await pipeline.close().catch(() => {});
       await closeStages();
       throw new PaysignalError('HTTP_LISTEN_FAILED', `cannot listen on ${config.http.host}:${config.http.port}: ${(error as Error).message}`, { field: 'http.port', cause: error });
@@ -190,9 +234,12 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     stop() {
       stopping ??= (async () => {
         try {
+          restoring.abort();
           await source.stop(config.kafka.shutdown_timeout);
+          await restored;
         } finally {
           await pipeline.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the sinks failed'));
+          await checkpoints?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the state topic failed'));
           await alerting?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the alerting failed'));
           await http.close();
         }

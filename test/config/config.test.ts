@@ -97,6 +97,7 @@ describe('loading the configuration', () => {
     expect(c.kafka.from_beginning).toBe(false);
     expect(c.kafka.state_topic).toBe('paysignal.state');
     expect(c.rules.durable_state).toBe(true);
+    expect(c.rules.checkpoint_interval).toBe(1000);
     expect(parseConfig(null, null, { KAFKA_GROUP_ID: 'billing' }, '/work').kafka.state_topic).toBe('billing.state');
     expect(c.events_file.path).toBeNull();
     expect(() => assertKafkaConfigured(c)).toThrow(/no Kafka brokers configured: set kafka.brokers .* or KAFKA_BROKERS/);

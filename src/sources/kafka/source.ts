@@ -20,6 +20,10 @@
 // - Broker errors: kafkajs retries requests and restarts the consumer after a crash; when it gives up
 //   (non-retriable crash, failed connect), a supervisor recreates the consumer with back-off. The
 //   process never exits for a broker outage; readiness says whether the group is joined and healthy.
+// - Commits before which state must be stored (`beforeCommit`, the alert engine's checkpoint): offsets
+//   of processed batches are collected and committed together at most every `commitIntervalMs`,
+//   each time after `beforeCommit` resolved, so whatever it stores covers every committed offset and
+//   costs one write per interval, not one per batch. A crash repeats at most that interval.
 // - stop(): the batch in hand is finished and committed, then the consumer leaves the group.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, TopicPartitions } from 'kafkajs';
@@ -49,6 +53,8 @@ export interface KafkaSourceOptions extends KafkaClientOptions {
   readonly lagRefreshIntervalMs: number;
   /** Not ready once nothing was heard from the brokers for this long; default min(session timeout, max(5 s, 3 heartbeats)). */
   readonly readinessStaleMs?: number | undefined;
+  /** With `beforeCommit`: how often processed offsets are committed (rules.checkpoint_interval). */
+  readonly commitIntervalMs: number;
 }
 
 export interface AssignedPartition {
@@ -66,6 +72,16 @@ export interface KafkaSourceDependencies {
    * restarts without a new assignment.
    */
   readonly onAssignment?: ((partitions: readonly AssignedPartition[]) => void) | undefined;
+  /**
+   * Assigned partitions are read only once this settled (the alert engine's state is restored
+   * meanwhile); joining the group does not wait for it, so the two take their time side by side.
+   */
+  readonly consumeAfter?: Promise<unknown> | undefined;
+  /**
+   * Runs before every offset commit; the commit waits for it, and a rejection holds the offsets for
+   * the next try. Offsets are then committed every `commitIntervalMs` instead of after each batch.
+   */
+  readonly beforeCommit?: (() => Promise<void>) | undefined;
 }
 
 export type KafkaSourceState = 'idle' | 'connecting' | 'joining' | 'consuming' | 'reconnecting' | 'stopping' | 'stopped';
@@ -159,6 +175,13 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
   let consumerRestarts = 0;
   let lastError: string | null = null;
   let lagTimer: NodeJS.Timeout | null = null;
+  let commitTimer: NodeJS.Timeout | null = null;
+  const beforeCommit = deps.beforeCommit;
+  const commitIntervalMs = options.commitIntervalMs;
+  /** With beforeCommit: next offset to commit per partition, processed but not yet committed. */
+  const uncommitted = new Map<string, { readonly topic: string; readonly partition: number; readonly offset: bigint }>();
+  let lastCommitAt = Date.now();
+  let committing: Promise<void> | null = null;
   const resumeTimers = new Set<NodeJS.Timeout>();
   /** Consecutive rejected batches per partition, for the back-off. */
   const failures = new Map<string, number>();
@@ -195,6 +218,8 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         if (next.get(topic)?.has(partition)) continue;
         metrics.lag.remove({ topic, partition: String(partition) });
         nextOffsets.delete(key(topic, partition));
+        // Not ours to commit any more: the new owner may have moved on already.
+        uncommitted.delete(key(topic, partition));
         failures.delete(key(topic, partition));
       }
     }
@@ -304,6 +329,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
             starts.push({ topic, partition, start: startPosition(committed.get(key(topic, partition)) ?? -1n, range, fromBeginning) });
           }
         }
+        if (deps.consumeAfter !== undefined) await deps.consumeAfter;
         if (stopping || ofGeneration !== generation) return;
         for (const { topic, partition, start } of starts) applyStart(c, topic, partition, start);
         c.resume([...partitions]);
@@ -382,6 +408,13 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       const lag = BigInt(batch.highWatermark) - next;
       metrics.lag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
     }
+    if (beforeCommit !== undefined) {
+      uncommitted.set(k, { topic, partition, offset: next });
+      // The batch that stops the consumer commits at once; the others when the interval is up.
+      const refused = await commitCollected(stopping);
+      if (refused !== null) throw refused; // kafkajs rejoins the group
+      return;
+    }
     try {
       await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next.toString() }] }] });
     } catch (error) {
@@ -404,6 +437,50 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       if (isRebalanceError(error)) throw error; // kafkajs rejoins
       logger.debug({ err: error }, 'heartbeat after a batch failed');
     }
+  }
+
+  /**
+   * Commits the collected offsets (when `force`, or once the interval is up) after `beforeCommit`.
+   * One commit at a time; resolves with the error when a rebalance refused it, else null.
+   */
+  async function commitCollected(force: boolean): Promise<Error | null> {
+    while (committing !== null) await committing;
+    const c = consumer;
+    if (beforeCommit === undefined || c === null || uncommitted.size === 0) return null;
+    if (!force && Date.now() - lastCommitAt < commitIntervalMs) return null;
+    // Taken before beforeCommit: whatever it stores was handed these batches already.
+    const offsets = [...uncommitted.values()];
+    uncommitted.clear();
+    let refused: Error | null = null;
+    committing = (async () => {
+      try {
+        await beforeCommit();
+        await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() })));
+        lastContactAt = Date.now();
+      } catch (error) {
+        // Held for the next try, unless a newer offset of the partition is waiting already.
+        for (const o of offsets) {
+          const k = key(o.topic, o.partition);
+          if (!uncommitted.has(k) && isAssigned(o.topic, o.partition)) uncommitted.set(k, o);
+        }
+        countError('commit');
+        lastError = errorText(error);
+        if (isRebalanceError(error)) {
+          logger.info({ reason: (error as { type?: string }).type }, 'offset commit refused during a rebalance; rejoining');
+          refused = error as Error;
+        } else {
+          logger.warn({ err: error, partitions: offsets.length }, 'saving state or committing offsets failed; both are tried again at the next commit');
+        }
+      } finally {
+        lastCommitAt = Date.now();
+      }
+    })();
+    try {
+      await committing;
+    } finally {
+      committing = null;
+    }
+    return refused;
   }
 
   function createConsumer(): { consumer: Consumer; gaveUp: Promise<unknown> } {
@@ -508,7 +585,9 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         if (stopping) break;
         state = 'joining';
         await consumer.run({
-          autoCommit: true, // commits only offsets we resolved, i.e. processed ones (and retries a failed commit of ours)
+          // Commits only offsets we resolved, i.e. processed ones (and retries a failed commit of
+          // ours); with beforeCommit, commits are ours alone (commitCollected).
+          autoCommit: beforeCommit === undefined,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
           eachBatch,
@@ -561,6 +640,11 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         lagTimer = setInterval(() => void refreshLag(), lagRefreshIntervalMs);
         lagTimer.unref();
       }
+      if (beforeCommit !== undefined) {
+        // Offsets of the last batches before traffic pauses are committed too.
+        commitTimer = setInterval(() => void commitCollected(false), commitIntervalMs);
+        commitTimer.unref();
+      }
     },
 
     async stop(deadlineMs = 15_000) {
@@ -570,9 +654,12 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       stopSignal?.();
       wakeSupervisor?.();
       if (lagTimer !== null) clearInterval(lagTimer);
+      if (commitTimer !== null) clearInterval(commitTimer);
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();
       const work = (async () => {
+        // What was processed is committed while still a member; the batch in hand commits itself.
+        if (beforeCommit !== undefined && joined) await commitCollected(true);
         // disconnect() waits for the batch in hand (which commits), then leaves the group.
         if (consumer !== null) await consumer.disconnect();
         if (supervisor !== null) await supervisor;

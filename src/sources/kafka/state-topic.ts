@@ -6,9 +6,10 @@
 //   otherwise a PaysignalError (STATE_TOPIC_MISSING) says exactly what to create.
 // - load(key): reads partition 0 from its earliest to its end offset as of the call (a consumer
 //   with a throwaway group: kafkajs has no group-less reading) and returns the newest value.
-// - save(key, bytes): produces with acks from all in-sync replicas, gzip-compressed.
+// - save(key, bytes): produces with acks from all in-sync replicas (uncompressed: the values it is
+//   made for, engine checkpoints, are compressed already).
 import { randomUUID } from 'node:crypto';
-import { CompressionTypes, type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { PaysignalError } from '../../errors.ts';
 
@@ -39,7 +40,8 @@ export type LoadResult =
 export interface StateTopic {
   readonly topic: string;
   ensure(): Promise<void>;
-  load(key: string): Promise<LoadResult>;
+  /** Rejects when `signal` aborts first (the reader is stopped). */
+  load(key: string, signal?: AbortSignal): Promise<LoadResult>;
   save(key: string, value: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
@@ -144,7 +146,7 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
       });
     },
 
-    async load(key) {
+    async load(key, signal) {
       const { low, high } = await withAdmin(async (admin) => {
         const offsets = await admin.fetchTopicOffsets(topic);
         const p = offsets.find((o) => o.partition === STATE_PARTITION);
@@ -173,12 +175,16 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
             if (BigInt(batch.lastOffset()) + 1n >= high) done();
           },
         });
+        let onAbort: () => void = () => {};
         await Promise.race([
           reachedEnd,
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`reading the state topic ${topic} up to offset ${high} took longer than ${loadTimeoutMs} ms`)), loadTimeoutMs);
+            onAbort = () => reject(new Error(`reading the state topic ${topic} was aborted`));
+            signal?.addEventListener('abort', onAbort, { once: true });
+            if (signal?.aborted === true) onAbort();
           }),
-        ]);
+        ]).finally(() => signal?.removeEventListener('abort', onAbort));
       } finally {
         clearTimeout(timer);
         await consumer.disconnect().catch(() => {});
@@ -195,7 +201,6 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
       await p.send({
         topic,
         acks: -1,
-        compression: CompressionTypes.GZIP,
         messages: [{ key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength), partition: STATE_PARTITION }],
       });
     },
