@@ -70,7 +70,7 @@ export const ERROR_CODES = {
   HTTP_LISTEN_FAILED: fault('service', 'The HTTP server (/metrics, /healthz, /readyz) cannot listen on `http.host`:`http.port` (port in use, no permission).'),
   EVENTS_FILE_UNWRITABLE: fault('service', 'The events file (`events_file.path`) cannot be opened or written.'),
   OTLP_PROTOCOL_UNSUPPORTED: fault('service', '`OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` asks for a protocol other than http/protobuf or http/json.'),
-  STATE_TOPIC_MISSING: fault('service', "The state topic (`kafka.state_topic`, KAFKA_STATE_TOPIC) does not exist and paysignal may not create it; create it with one partition and cleanup.policy=compact. The alert engine's state is not restored and consumption waits until it exists."),
+  STATE_TOPIC_MISSING: fault('service', "The state topic (`kafka.state_topic`, KAFKA_STATE_TOPIC) does not exist and paysignal may not create it; create it with one partition and cleanup.policy=compact. Until it exists the alert engine starts cold and is not checkpointed (the service runs on)."),
   STATE_VALUE_TOO_LARGE: fault('service', "An alert engine checkpoint is larger than a checkpoint may be; it is not written (the previous one stays), and the next is tried with the next commit."),
 
   WORKER_START_FAILED: fault('service', 'A processing worker (`processing.workers`) could not build its pipeline; the message says why. Startup stops; a worker that fails later is replaced.'),

@@ -1,10 +1,13 @@
 // The alert engine's durable state on the Kafka state topic (docs/architecture.md, durable state;
 // the contract is in src/alerting/engine/checkpoint.ts):
 //
-// - restore(): before the source starts, the newest checkpoint of this consumer group is read and
+// - restore(): before the source reads, the newest checkpoint of this consumer group is read and
 //   handed to the engine (which counts and logs restored / missing / corrupt / incompatible /
-//   oversized, and starts cold on anything but restored). Reading is retried while the brokers or
-//   the state topic are not there; consumption waits for it.
+//   oversized, and starts cold on anything but restored). Reading is retried while the brokers are
+//   unreachable (there is nothing to consume then either). A state topic that does not exist and may
+//   not be created (STATE_TOPIC_MISSING) does not stop alerting: the error says what to create, the
+//   engine starts cold, checkpoints are skipped (counted), and the topic is looked for again every
+//   back-off maximum; once it exists, checkpoints are written.
 // - checkpoint(): the source calls it before every offset commit (which it makes every
 //   rules.checkpoint_interval): a checkpoint covering everything the engine has been handed is
 //   written, so every committed offset is covered by a stored checkpoint, and after a restart the
@@ -38,7 +41,7 @@ export interface EngineCheckpoints {
   close(): Promise<void>;
 }
 
-export type CheckpointResult = 'saved' | 'failed' | 'oversized';
+export type CheckpointResult = 'saved' | 'failed' | 'oversized' | 'no_topic';
 
 interface CheckpointMetrics {
   readonly checkpoints: Counter<'result'>;
@@ -50,11 +53,11 @@ function checkpointMetrics(registry: Registry): CheckpointMetrics {
     (registry.getSingleMetric('paysignal_alert_state_checkpoints_total') as Counter<'result'> | undefined) ??
     new Counter({
       name: 'paysignal_alert_state_checkpoints_total',
-      help: 'Alert engine checkpoints written to the state topic by result: saved, failed (the batch is held and retried), oversized (not written; the stored one stays).',
+      help: 'Alert engine checkpoints by result: saved, failed (the offsets are held and retried), oversized (not written; the stored one stays), no_topic (the state topic is missing; not written).',
       labelNames: ['result'] as const,
       registers: [registry],
     });
-  for (const result of ['saved', 'failed', 'oversized'] satisfies CheckpointResult[]) checkpoints.inc({ result }, 0);
+  for (const result of ['saved', 'failed', 'oversized', 'no_topic'] satisfies CheckpointResult[]) checkpoints.inc({ result }, 0);
   const duration =
     (registry.getSingleMetric('paysignal_alert_state_checkpoint_duration_seconds') as Histogram<string> | undefined) ??
     new Histogram({
@@ -73,8 +76,37 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
   const backoffMaxMs = options.backoff?.maxMs ?? 30_000;
   let writing: Promise<void> | null = null;
   let next: Promise<void> | null = null;
+  /** False while the state topic is missing (STATE_TOPIC_MISSING); checkpoints are skipped then. */
+  let topicExists = true;
+  let lookAgain: NodeJS.Timeout | null = null;
+
+  function isTopicMissing(error: unknown): error is PaysignalError {
+    return error instanceof PaysignalError && error.code === 'STATE_TOPIC_MISSING';
+  }
+
+  function lookForTopicLater(): void {
+    lookAgain = setTimeout(() => {
+      store.ensure().then(
+        () => {
+          topicExists = true;
+          lookAgain = null;
+          logger.info({ topic: store.topic }, 'the state topic exists now; the alert engine is checkpointed from here on');
+        },
+        (error: unknown) => {
+          if (isTopicMissing(error)) logger.error({ code: error.code, topic: store.topic }, `${error.message}; the alert engine state is not durable meanwhile`);
+          else logger.warn({ err: error, topic: store.topic }, 'cannot look for the state topic; trying again');
+          lookForTopicLater();
+        },
+      );
+    }, backoffMaxMs);
+    lookAgain.unref();
+  }
 
   async function write(): Promise<void> {
+    if (!topicExists) {
+      metrics.checkpoints.inc({ result: 'no_topic' });
+      return;
+    }
     const stopTimer = metrics.duration.startTimer();
     // Taken now, synchronously: it holds every batch handed to the engine before this line.
     const bytes = engine.encodeState();
@@ -126,6 +158,13 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
           );
           return true;
         } catch (error) {
+          if (isTopicMissing(error)) {
+            logger.error({ code: error.code, topic: store.topic, field: error.field }, `${error.message}; the alert engine starts cold and is not durable until the topic exists`);
+            topicExists = false;
+            engine.restoreState(null);
+            lookForTopicLater();
+            return true;
+          }
           const delay = Math.min(backoffMaxMs, backoffInitialMs * 2 ** Math.min(20, attempt - 1));
           if (error instanceof PaysignalError) {
             logger.error({ err: error, code: error.code, topic: store.topic, retryInMs: delay }, `${error.message}; consumption waits for the alert engine state`);
@@ -141,6 +180,7 @@ export function createEngineCheckpoints(options: EngineCheckpointsOptions): Engi
     checkpoint,
 
     async close() {
+      if (lookAgain !== null) clearTimeout(lookAgain);
       await writing?.catch(() => {});
       await next?.catch(() => {});
       await store.close();
