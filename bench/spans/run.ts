@@ -67,8 +67,8 @@ async function measure(mode: 'off' | 'on'): Promise<Measured> {
     correlation: parseConfig(null, null, {}).correlation,
     tracing:
       blackHole === null
-        ? { enabled: false }
-        : { successSampleRatio: Number(values.ratio), maxErrorSpansPerSecond: Number(values.budget), otlp: { url: `${blackHole.url}/v1/traces` } },
+        ? { enabled: false, success_sample_ratio: 0, max_error_spans_per_second: 0 }
+        : { enabled: true, success_sample_ratio: Number(values.ratio), max_error_spans_per_second: Number(values.budget), otlp: { url: `${blackHole.url}/v1/traces` } },
   });
   const sinks = signals.sinks;
   // Warm-up on the first 10% (JIT), then the measured pass over everything.

@@ -13,11 +13,7 @@ export function signalsFromConfig(config: PaysignalConfig, classifier: Classifie
     classifier,
     registry,
     metrics: config.metrics,
-    tracing: {
-      enabled: config.tracing.enabled,
-      successSampleRatio: config.tracing.success_sample_ratio,
-      maxErrorSpansPerSecond: config.tracing.max_error_spans_per_second,
-    },
+    tracing: config.tracing,
     correlation: config.correlation,
   });
 }

@@ -47,3 +47,4 @@ function firstTopic(raw: Readonly<Record<string, unknown>>): string | undefined 
 }
 
 export type MetricsConfig = SectionValue<typeof metricsSection>;
+export type TracingConfig = SectionValue<typeof tracingSection>;

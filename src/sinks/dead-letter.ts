@@ -27,8 +27,8 @@ export interface KafkaDeadLetterOptions {
   readonly topic: string;
   readonly registry: Registry;
   readonly logger: Logger;
-  /** Per-send timeout for the brokers' acknowledgement (ms). */
-  readonly timeoutMs?: number;
+  /** Per-send timeout for the brokers' acknowledgement (ms; `dead_letter.timeout`). */
+  readonly timeoutMs: number;
   /** Producer-level retries of a failed send before flush rejects. */
   readonly retries?: number;
 }
@@ -105,7 +105,7 @@ export function createKafkaDeadLetterSink(options: KafkaDeadLetterOptions): Kafk
   async function write(messages: Message[]): Promise<void> {
     try {
       await ensureConnected();
-      await producer.send({ topic, messages, acks: -1, timeout: options.timeoutMs ?? 30_000 });
+      await producer.send({ topic, messages, acks: -1, timeout: options.timeoutMs });
       counters.events.inc(messages.length);
     } catch (error) {
       counters.failures.inc();

@@ -7,7 +7,7 @@ import type { Classifier } from '../classify/classifier.ts';
 import type { CorrelationConfig } from '../classify/config.ts';
 import { createCorrelationTracker, type CorrelationTracker } from '../classify/correlation.ts';
 import type { EventSink } from '../pipeline/types.ts';
-import type { MetricsConfig } from './config.ts';
+import type { MetricsConfig, TracingConfig } from './config.ts';
 import { createExposition, createMetricsRegistry, type Exposition } from './exposition.ts';
 import { createMetricsSink, type MetricsSink } from './metrics.ts';
 import { createSpanIdentityResolver } from './trace-identity.ts';
@@ -20,11 +20,8 @@ export interface SignalsOptions {
   readonly registry?: Registry;
   /** The `metrics` section of the configuration (plus, for tests, the cap on providers without a catalog). */
   readonly metrics: MetricsConfig & { readonly maxProviders?: number };
-  /**
-   * config `tracing.enabled` / `tracing.success_sample_ratio` / `tracing.max_error_spans_per_second`,
-   * plus exporter settings (OTEL_* otherwise).
-   */
-  readonly tracing?: { readonly enabled?: boolean } & Omit<TraceSinkOptions, 'registry' | 'identity'>;
+  /** The `tracing` section of the configuration, plus exporter settings (OTEL_* otherwise). */
+  readonly tracing: TracingConfig & Omit<TraceSinkOptions, 'registry' | 'identity' | 'successSampleRatio' | 'maxErrorSpansPerSecond'>;
   /** The `correlation` section of the configuration. */
   readonly correlation: CorrelationConfig;
 }
@@ -45,13 +42,10 @@ export interface Signals {
 export function createSignals(options: SignalsOptions): Signals {
   const registry = options.registry ?? createMetricsRegistry();
   const { classifier } = options;
-  const tracing = options.tracing ?? {};
+  const { tracing } = options;
   let traces: TraceSink | null = null;
-  if (tracing.enabled !== false) {
-    const identity = createSpanIdentityResolver({
-      successSampleRatio: tracing.successSampleRatio ?? 1,
-      maxErrorSpansPerSecond: tracing.maxErrorSpansPerSecond ?? 0,
-    });
+  if (tracing.enabled) {
+    const identity = createSpanIdentityResolver({ successSampleRatio: tracing.success_sample_ratio, maxErrorSpansPerSecond: tracing.max_error_spans_per_second });
     const sink = createTraceSink({ ...tracing, registry, identity });
     if (sink.enabled) traces = sink;
     else void sink.close();

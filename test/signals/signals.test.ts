@@ -17,8 +17,14 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-function signals(options: Omit<Parameters<typeof createSignals>[0], 'classifier' | 'metrics' | 'correlation'> & { metrics?: SignalsOptions['metrics'] }): Signals {
-  const s = createSignals({ classifier, registry: createMetricsRegistry({ defaultMetrics: false }), metrics: DEFAULT_CONFIG.metrics, correlation: DEFAULT_CONFIG.correlation, ...options });
+function signals(options: { metrics?: SignalsOptions['metrics']; tracing?: Partial<SignalsOptions['tracing']> }): Signals {
+  const s = createSignals({
+    classifier,
+    registry: createMetricsRegistry({ defaultMetrics: false }),
+    metrics: options.metrics ?? DEFAULT_CONFIG.metrics,
+    correlation: DEFAULT_CONFIG.correlation,
+    tracing: { ...DEFAULT_CONFIG.tracing, ...options.tracing },
+  });
   open.push(s);
   return s;
 }
@@ -52,7 +58,7 @@ describe('createSignals', () => {
   });
 
   it('tracing on: metrics then spans, sharing the trace identity, with the span counters on the same registry', async () => {
-    const s = signals({ tracing: { otlp: { url: 'http://127.0.0.1:9/v1/traces' }, successSampleRatio: 0 } });
+    const s = signals({ tracing: { otlp: { url: 'http://127.0.0.1:9/v1/traces' }, success_sample_ratio: 0 } });
     expect(s.sinks.map((k) => k.name)).toEqual(['metrics', 'traces']);
     const text = await s.registry.metrics();
     expect(text).toContain('# TYPE paysignal_spans_dropped_total counter');

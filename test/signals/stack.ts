@@ -23,9 +23,18 @@ export interface Stack {
 
 let offset = 0;
 
-export async function startStack(options: Omit<SignalsOptions, 'classifier' | 'metrics' | 'correlation'> & Partial<Pick<SignalsOptions, 'metrics' | 'correlation'>> = {}): Promise<Stack> {
+export async function startStack(
+  options: Partial<Pick<SignalsOptions, 'registry' | 'metrics' | 'correlation'>> & { readonly tracing?: Partial<SignalsOptions['tracing']> } = {},
+): Promise<Stack> {
   const classifier = await createClassifier();
-  const signals = createSignals({ classifier, metrics: DEFAULT_CONFIG.metrics, correlation: DEFAULT_CONFIG.correlation, ...options });
+  const signals = createSignals({
+    classifier,
+    metrics: options.metrics ?? DEFAULT_CONFIG.metrics,
+    correlation: options.correlation ?? DEFAULT_CONFIG.correlation,
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+    // Every span kept and none sampled away: the tests look at each call's span.
+    tracing: { ...DEFAULT_CONFIG.tracing, success_sample_ratio: 1, max_error_spans_per_second: 0, ...options.tracing },
+  });
   const deadLetters: Array<{ record: SourceRecord; rejection: Rejection }> = [];
   const deadLetter: DeadLetterSink = {
     add: (record, rejection) => void deadLetters.push({ record, rejection }),
