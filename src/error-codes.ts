@@ -16,7 +16,7 @@ export interface ErrorCodeInfo {
 
 export const ERROR_AREAS = {
   cli: 'Command line',
-  config: 'Configuration (`paysignal run`)',
+  config: 'Configuration',
   rules: 'Alert rule files',
   data: 'Catalogs, mappings and input',
   service: 'Running service',

@@ -54,6 +54,8 @@ export interface Group<F extends Fields> {
   readonly example: string | undefined;
 }
 
+// `any` here only lets settings of every value type (and groups of every shape) sit in one record;
+// the declared types themselves are kept by inference (ValueOf).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Fields = Readonly<Record<string, Setting<any> | Group<any>>>;
 
