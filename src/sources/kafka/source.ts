@@ -295,7 +295,8 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     const k = key(topic, partition);
     nextOffsets.set(k, start.next);
     // kafkajs starts at the committed offset, or at the earliest one when there is none (it is
-    // subscribed with fromBeginning); every other start is a seek (which kafkajs commits).
+    // subscribed with fromBeginning); every other start is a seek (committed by kafkajs at once with
+    // auto-commit, else with the next commit).
     const kafkajsStartsThere = start.kind === 'committed' || (start.kind === 'new' && options.fromBeginning);
     if (!kafkajsStartsThere) c.seek({ topic, partition, offset: start.next.toString() });
     if (start.kind === 'skipped') {
