@@ -6,12 +6,12 @@ import type { ProcessedEvent } from '../pipeline/types.ts';
 import { ErrorSpanBudget, type BudgetWindow } from './span-budget.ts';
 
 export interface SpanIdentity {
-  /** 32 lower-case hex digits. */
+  /** 32 lower-case hex digits; empty when the budget dropped the span. */
   readonly traceId: string;
   /** 16 hex digits from `traceparent`; null for a root span. */
   readonly parentSpanId: string | null;
-  /** `traceparent` (valid), `correlation` (derived from the attempt key), or `random` (nothing to derive from). */
-  readonly source: 'traceparent' | 'correlation' | 'random';
+  /** `traceparent` (valid), `correlation` (derived from the attempt key), `random` (nothing to derive from), `none` (dropped by the budget). */
+  readonly source: 'traceparent' | 'correlation' | 'random' | 'none';
   /**
    * Whether the span is kept: errors unless the error-span budget refused them; successes by the
    * configured ratio, decided by the trace id (all attempts agree).
@@ -139,6 +139,9 @@ export interface SpanIdentityOptions {
   readonly now?: () => number;
 }
 
+/** An error span the budget dropped: not exported, no exemplar, hence no trace id derived. */
+const OVER_BUDGET: SpanIdentity = Object.freeze({ traceId: '', parentSpanId: null, source: 'none', sampled: false, overBudget: true, window: null, weight: 0 });
+
 /** `code` of the budget pair for an error without a provider code (network errors, bare statuses), as the metrics label. */
 const NO_CODE = 'none';
 
@@ -154,7 +157,14 @@ export function createSpanIdentityResolver(options: SpanIdentityOptions = {}): S
   let lastIdentity: SpanIdentity | null = null;
 
   function compute(processed: ProcessedEvent): SpanIdentity {
-    const isError = processed.classification.outcome === 'error';
+    const c = processed.classification;
+    const isError = c.outcome === 'error';
+    // The budget first: a dropped error span needs no trace id (no span, no exemplar), so no hash.
+    let window: BudgetWindow | null = null;
+    if (isError && budget !== null) {
+      window = budget.admit(c.provider, c.code ?? NO_CODE, now());
+      if (window === null) return OVER_BUDGET;
+    }
     const parsed = parseTraceparent(processed.event.traceparent);
     let traceId: string;
     let parentSpanId: string | null = null;
@@ -177,10 +187,7 @@ export function createSpanIdentityResolver(options: SpanIdentityOptions = {}): S
       const sampled = ratio >= 1 || (ratio > 0 && traceIdFraction(traceId) < ratio);
       return { traceId, parentSpanId, source, sampled, overBudget: false, window: null, weight: successWeight };
     }
-    if (budget === null) return { traceId, parentSpanId, source, sampled: true, overBudget: false, window: null, weight: 1 };
-    const c = processed.classification;
-    const window = budget.admit(c.provider, c.code ?? NO_CODE, now());
-    return { traceId, parentSpanId, source, sampled: window !== null, overBudget: window === null, window, weight: 1 };
+    return { traceId, parentSpanId, source, sampled: true, overBudget: false, window, weight: 1 };
   }
 
   return {
