@@ -72,7 +72,7 @@ async function measure(context: 'decode' | 'pipeline'): Promise<Measured> {
   const signals = signalsFromConfig(config, classifier, registry);
   const alerting =
     context === 'pipeline'
-      ? await startAlertingFromConfig({ ...config, rules: { ...config.rules, dir: join(ROOT, 'rules') } }, registry, undefined, { alertmanagerUrl: null, watch: false, reloadSignal: null })
+      ? await startAlertingFromConfig({ ...config, rules: { ...config.rules, dir: join(ROOT, 'rules') } }, registry, undefined, { alertmanager: { ...config.alertmanager, url: null }, watch: false, reloadSignal: null })
       : null;
   const sinks: EventSink[] = context === 'pipeline' ? [...signals.sinks, ...(alerting !== null ? [alerting.engine] : [])] : [];
 
