@@ -24,8 +24,8 @@ export function workerCount(setting: number | 'auto', cores: number): number {
 
 /**
  * Batches in hand at once by default (`kafka.partitions_consumed_concurrently`): one without workers;
- * with workers, two per worker, so a worker has the next partition's batch while the main thread
- * fetches and commits.
+ * with workers, two per worker, so a worker has the next partition's batch queued while the main
+ * thread commits the previous one.
  */
 export function defaultConcurrency(raw: RawConfig): number {
   const workers = (raw.processing as { workers?: unknown } | undefined)?.workers;
