@@ -53,7 +53,7 @@ export function alertingMetrics(registry: Registry): AlertingMetrics {
       'Events more than the allowed lateness older than the newest event of their own partition; not counted by any rule.',
       ['topic', 'partition'],
     ),
-    eventsAlreadyInState: counter(registry, 'paysignal_alert_events_already_in_state_total', 'Events below the offsets a restored checkpoint covers (already in the engine state), not counted again.', []),
+    eventsAlreadyInState: counter(registry, 'paysignal_alert_events_already_in_state_total', 'Events below the next offset the engine state holds for their partition (a retried batch, records committed behind a restored checkpoint), not counted again.', []),
     droppedGroups: counter(registry, 'paysignal_alert_dropped_group_events_total', 'Events not counted because their rule already tracks the maximum number of groups.', ['rule']),
     stateBytes: gauge(registry, 'paysignal_alert_state_bytes', 'Size of the alert engine state checkpoint last written or restored, bytes.', []),
     stateRestores: counter(

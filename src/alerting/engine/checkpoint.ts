@@ -10,7 +10,10 @@
 //   dies between the two, the committed offsets are behind the checkpoint: after `engine.restore()`,
 //   the engine ignores every record below its partition's checkpointed `nextOffset` (counted in
 //   paysignal_alert_events_already_in_state_total), so nothing is counted twice. The other sinks
-//   (metrics, spans) see those records again, as at-least-once delivery already allows.
+//   (metrics, spans) see those records again, as at-least-once delivery already allows. The engine
+//   does the same without a restore: a batch the source delivers again (after a failed sink flush or
+//   checkpoint write) is ignored below the `nextOffset` it has reached, so its state is exactly-once
+//   per offset; offsets must therefore only grow within a partition (Kafka's do).
 // - If a committed offset is ahead of the checkpoint (a commit without a checkpoint), the records in
 //   between are missing from the state: seek such partitions back to the checkpoint's `nextOffset`,
 //   or accept the gap.

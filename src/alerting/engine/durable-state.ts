@@ -81,12 +81,11 @@ export interface AppliedState {
 
 /** Replaces the live state with the checkpoint's: partitions, and each rule whose name and meaning match. */
 export function applyState(checkpoint: EngineCheckpoint, runtimes: readonly RuleRuntime[], partitions: PartitionClocks, wallNow: number): AppliedState {
-  partitions.assign([], wallNow);
+  partitions.clear();
   for (const c of checkpoint.partitions) {
     const p = partitions.ensure(c.topic, c.partition, wallNow);
     p.maxEventTs = c.maxEventTs ?? NONE;
     p.nextOffset = c.nextOffset ?? -1;
-    p.resumeOffset = c.nextOffset ?? -1;
   }
   partitions.recompute();
   const saved = new Map(checkpoint.rules.map((r) => [`${r.name}\u0000${r.fingerprint}`, r]));

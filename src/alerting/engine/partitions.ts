@@ -10,6 +10,13 @@
 // watermark, so `absence` rules fire when everything goes quiet.
 //
 // The file/stdin path is one pseudo-partition (topic ''), so it keeps one watermark.
+//
+// Exactly-once per offset: a partition's `nextOffset` is the offset after the last event the state
+// holds, and an event below it is already in the state (a batch the source retried after a failed
+// sink flush or checkpoint write, records committed behind a restored checkpoint, a partition
+// regained after a rebalance), so it is ignored. Events without offsets (-1: file/stdin) are never
+// ignored. A revoked partition's `nextOffset` is remembered: the windows still hold its events, so if
+// it comes back, what it delivers again must not count twice (rules/README.md, "Durable state").
 
 import { NONE } from './windows.ts';
 
@@ -23,10 +30,8 @@ export interface PartitionState extends PartitionRef {
   maxEventTs: number;
   /** Wall ms of the last event (or of the assignment before any). */
   lastArrivalWall: number;
-  /** Offset after the last event the engine's state holds; -1 when the source has no offsets. */
+  /** Offset after the last event the engine's state holds (smaller ones are ignored); -1 without offsets. */
   nextOffset: number;
-  /** Events with a smaller offset are already in the state (restored from a checkpoint). */
-  resumeOffset: number;
   idle: boolean;
   /** This partition's child of the late-events counter, made at its first late event. */
   lateCounter: { inc(): void } | null;
@@ -43,6 +48,8 @@ export class PartitionClocks {
   private list: PartitionState[] = [];
   /** The minimum over non-idle partitions as last computed; NONE while one has no event yet. */
   private activeMin = NONE;
+  /** topic → partition number → nextOffset of partitions revoked after their events reached the state. */
+  private readonly revokedNextOffsets = new Map<string, (number | undefined)[]>();
 
   constructor(latenessMs: number, idleTimeoutMs: number | null) {
     this.latenessMs = latenessMs;
@@ -67,7 +74,8 @@ export class PartitionClocks {
     }
     let p = list[partition];
     if (p === undefined) {
-      p = { topic, partition, maxEventTs: NONE, lastArrivalWall: wallNow, nextOffset: -1, resumeOffset: -1, idle: false, lateCounter: null };
+      const nextOffset = this.revokedNextOffsets.get(topic)?.[partition] ?? -1;
+      p = { topic, partition, maxEventTs: NONE, lastArrivalWall: wallNow, nextOffset, idle: false, lateCounter: null };
       list[partition] = p;
       this.list.push(p);
       // A partition without events holds the watermark back until it delivers or goes idle.
@@ -76,12 +84,23 @@ export class PartitionClocks {
     return p;
   }
 
-  /** Makes the known set exactly `partitions`: new ones are added, the others forgotten. */
+  /**
+   * Makes the known set exactly `partitions`: new ones are added, the others forgotten except for the
+   * offsets their events in the state reach (a partition assigned again resumes from them).
+   */
   assign(partitions: readonly PartitionRef[], wallNow: number): void {
     const keep = new Set(partitions.map((p) => `${p.topic}\u0000${p.partition}`));
     for (const [topic, list] of this.byTopic) {
       list.forEach((p, i) => {
-        if (p !== undefined && !keep.has(`${topic}\u0000${i}`)) list[i] = undefined;
+        if (p === undefined || keep.has(`${topic}\u0000${i}`)) return;
+        list[i] = undefined;
+        if (p.nextOffset < 0) return;
+        let revoked = this.revokedNextOffsets.get(topic);
+        if (revoked === undefined) {
+          revoked = [];
+          this.revokedNextOffsets.set(topic, revoked);
+        }
+        revoked[i] = p.nextOffset;
       });
     }
     this.list = this.list.filter((p) => keep.has(`${p.topic}\u0000${p.partition}`));
@@ -90,11 +109,12 @@ export class PartitionClocks {
   }
 
   /**
-   * Takes one event of partition `p` at event time `ts`: `late` when older than the partition's
-   * watermark, `already_in_state` when its offset is below what a restored checkpoint covers.
+   * Takes one event of partition `p` at event time `ts`: `already_in_state` when its offset is below
+   * the partition's `nextOffset`, `late` when older than the partition's watermark.
    */
   arrive(p: PartitionState, ts: number, offset: number, wallNow: number): Arrival {
-    if (offset >= 0 && offset < p.resumeOffset) return 'already_in_state';
+    // One comparison for sources without offsets (-1); NaN compares false.
+    if (offset >= 0 && offset < p.nextOffset) return 'already_in_state';
     p.lastArrivalWall = wallNow;
     if (p.idle) {
       p.idle = false;
@@ -109,6 +129,14 @@ export class PartitionClocks {
       if (before <= this.activeMin) this.recompute();
     }
     return 'counted';
+  }
+
+  /** Forgets every partition, revoked ones included (a restore replaces them all). */
+  clear(): void {
+    this.byTopic.clear();
+    this.revokedNextOffsets.clear();
+    this.list = [];
+    this.activeMin = NONE;
   }
 
   /** The engine's watermark as the partitions see it: min over non-idle ones; NONE when one is still empty. */

@@ -59,7 +59,7 @@ export interface AlertEngineOptions {
 export interface EngineStats {
   /** Events older than their partition's watermark, or than the buckets a rule could hold. */
   readonly lateEvents: number;
-  /** Events below a restored checkpoint's offsets (already in the state), ignored. */
+  /** Events below their partition's next offset (already in the state: retried or restored), ignored. */
   readonly alreadyInState: number;
   readonly droppedEvents: number;
   readonly futureEvents: number;
