@@ -42,6 +42,24 @@ function env(deployment: Json): Map<string, Json> {
   return new Map((container.env as Json[]).map((e) => [e.name as string, e]));
 }
 
+/** The settings paysignal loads from a rendered chart: its config ConfigMap plus the Deployment's environment. */
+async function loadedSettings(docs: readonly Json[], name: string): Promise<Json> {
+  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ps-paysignal-config')!;
+  const configFile = join(tmp, `${name}.config.yaml`);
+  writeFileSync(configFile, cm.data['config.yaml'] as string);
+  const deploymentEnv = Object.fromEntries([...env(one(docs, 'Deployment'))].filter(([, v]) => typeof v.value === 'string').map(([k, v]) => [k, v.value as string]));
+  const script = `
+    import { loadConfig } from ${JSON.stringify(join(ROOT, 'src', 'config', 'config.ts'))};
+    const c = loadConfig({ env: ${JSON.stringify({ ...deploymentEnv, PAYSIGNAL_CONFIG: configFile, PAYSIGNAL_RULES: join(ROOT, 'rules') })} });
+    process.stdout.write(JSON.stringify({ stateTopic: c.kafka.state_topic, durableState: c.rules.durable_state, workers: c.processing.workers }));
+  `;
+  const scriptFile = join(tmp, `${name}.load-config.ts`);
+  writeFileSync(scriptFile, script);
+  const result = await run(PROJECT_NODE, [scriptFile]);
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as Json;
+}
+
 const ALL_OPTIONS = {
   'serviceMonitor.enabled': true,
   'prometheusRule.enabled': true,
@@ -148,6 +166,7 @@ describe('helm template with default values', () => {
     expect(e.has('ALERTMANAGER_URL')).toBe(false);
     expect(e.has('OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(false);
     expect(e.has('KAFKA_SASL_PASSWORD')).toBe(false);
+    expect(e.has('KAFKA_STATE_TOPIC')).toBe(false);
     const mounts = deployment.spec.template.spec.containers[0].volumeMounts as Json[];
     expect(mounts).toContainEqual({ name: 'config', mountPath: '/etc/paysignal/config', readOnly: true });
     expect(mounts).toContainEqual({ name: 'rules', mountPath: '/etc/paysignal/rules', readOnly: true });
@@ -270,6 +289,48 @@ describe('helm template with ServiceMonitor, PrometheusRule, HPA and PDB', () =>
   });
 });
 
+describe('helm template: the in-process engine\'s durable state', () => {
+  it('checkpoints to <groupId>.state by default, with durable state on and nothing restated in the config file', async () => {
+    const docs = await render({ 'kafka.groupId': 'payments-prod' });
+    expect(env(one(docs, 'Deployment')).has('KAFKA_STATE_TOPIC')).toBe(false);
+    expect(parse(docs.find((d) => d.metadata.name === 'ps-paysignal-config')!.data['config.yaml'] as string)).toEqual({ processing: { workers: 1 } });
+    expect(await loadedSettings(docs, 'state-default')).toEqual({ stateTopic: 'payments-prod.state', durableState: true, workers: 1 });
+  });
+
+  it('passes kafka.stateTopic as KAFKA_STATE_TOPIC, which paysignal uses as its state topic', async () => {
+    const docs = await render({ 'kafka.stateTopic': 'payments.alert-state' });
+    expect(env(one(docs, 'Deployment')).get('KAFKA_STATE_TOPIC')?.value).toBe('payments.alert-state');
+    expect(await loadedSettings(docs, 'state-topic')).toEqual({ stateTopic: 'payments.alert-state', durableState: true, workers: 1 });
+  });
+
+  it('turns durable state off through the config file with alerting.durableState=false, keeping the other config settings', async () => {
+    const docs = await render({ 'kafka.stateTopic': 'payments.alert-state', 'alerting.durableState': false, 'config.rules.checkpoint_interval': '5s' });
+    // No state topic without durable state: the variable would name a topic nothing uses.
+    expect(env(one(docs, 'Deployment')).has('KAFKA_STATE_TOPIC')).toBe(false);
+    expect(parse(docs.find((d) => d.metadata.name === 'ps-paysignal-config')!.data['config.yaml'] as string)).toEqual({
+      processing: { workers: 1 },
+      rules: { checkpoint_interval: '5s', durable_state: false },
+    });
+    expect(await loadedSettings(docs, 'state-off')).toMatchObject({ durableState: false });
+  });
+
+  it('sets no state topic when the in-process engine is off (several replicas)', async () => {
+    const docs = await render({ replicaCount: 3, 'prometheusRule.enabled': true, 'kafka.stateTopic': 'payments.alert-state' });
+    expect(env(one(docs, 'Deployment')).has('KAFKA_STATE_TOPIC')).toBe(false);
+  });
+
+  it('changes the config checksum (pods restart) when durable state is turned off', async () => {
+    const checksum = async (values: Readonly<Record<string, boolean>>): Promise<string> => one(await render(values), 'Deployment').spec.template.metadata.annotations['checksum/config'] as string;
+    expect(await checksum({ 'alerting.durableState': false })).not.toBe(await checksum({ 'alerting.durableState': true }));
+  });
+
+  it('refuses config.rules.durable_state contradicting alerting.durableState, naming the value to set', async () => {
+    const result = await helm(['template', 'ps', CHART_DIR, '--set', 'alerting.durableState=false', '--set', 'config.rules.durable_state=true']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('config.rules.durable_state (true) contradicts alerting.durableState (false): set alerting.durableState only');
+  });
+});
+
 describe('values.schema.json and template guards reject bad values', () => {
   const cases: Array<[string, readonly string[], RegExp]> = [
     ['negative replicas', ['--set', 'replicaCount=-1'], /replicaCount: Must be greater than or equal to 0/],
@@ -285,6 +346,8 @@ describe('values.schema.json and template guards reject bad values', () => {
     ['a bad scrape interval', ['--set', 'serviceMonitor.interval=often'], /serviceMonitor\.interval: Does not match pattern/],
     ['an Alertmanager URL without scheme', ['--set', 'alertmanager.url=alertmanager:9093'], /alertmanager\.url: Must validate one and only one schema/],
     ['an unknown alerting mode', ['--set', 'alerting.inProcess=sometimes'], /alerting\.inProcess must be one of the following: "auto", "enabled", "disabled"/],
+    ['a state topic that is not a Kafka topic name', ['--set', 'kafka.stateTopic=alert state'], /kafka\.stateTopic: Must validate one and only one schema/],
+    ['durable state of the wrong type', ['--set-string', 'alerting.durableState=yes'], /alerting\.durableState: Invalid type\. Expected: boolean, given: string/],
     ['SASL without a Secret', ['--set', 'kafka.sasl.enabled=true'], /kafka\.sasl\.existingSecret: String length must be greater than or equal to 1/],
     ['HPA with zero max replicas', ['--set', 'autoscaling.maxReplicas=0'], /autoscaling\.maxReplicas: Must be greater than or equal to 1/],
   ];
