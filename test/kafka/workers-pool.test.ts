@@ -23,7 +23,7 @@ function records(count: number): SourceRecord[] {
   return Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`{"n":${i}}`), source: 'kafka', topic: 'calls', partition: 3, offset: String(100 + i), key: null, headers: {} }));
 }
 
-async function start(misbehaviour: string) {
+async function start(misbehaviour: string, workers = 1) {
   // A worker's environment is a copy of this one, taken when it starts.
   process.env.PAYSIGNAL_TEST_MISBEHAVIOUR = misbehaviour;
   const deadLettered: string[] = [];
@@ -31,7 +31,7 @@ async function start(misbehaviour: string) {
   const registry = createMetricsRegistry({ defaultMetrics: false });
   pool = await startWorkerPool({
     config: parseConfig(null, null, {}),
-    workers: 1,
+    workers,
     registry,
     logger: createLogger({ level: 'silent' }),
     deadLetter,
@@ -64,6 +64,14 @@ describe('worker pool error paths', () => {
   it('answers a scrape with what the workers report', async () => {
     const { registry } = await start('none');
     expect(await registry.metrics()).toContain('payment_provider_calls_total{provider="kustom"} 1');
+  });
+
+  it('splits a batch that spans partitions by partition, each to its worker', async () => {
+    const { pool } = await start('none', 2);
+    const mixed = [...records(2), ...records(2).map((r) => ({ ...r, partition: 4 })), ...records(1).map((r) => ({ ...r, topic: 'refunds' }))];
+    // Consecutive partitions of a topic go to different workers: the batch resolves once both answered.
+    expect(pool.workerOf('calls', 3)).not.toBe(pool.workerOf('calls', 4));
+    await expect(pool.handleBatch(mixed)).resolves.toBeUndefined();
   });
 
   it('refuses batches once it is stopping', async () => {
