@@ -6,7 +6,9 @@
 //   per provider.
 // - operation: known operations pass freely; others up to `metrics.unknown_operation_cap` per provider.
 // Past a cap the value becomes `__overflow__`. A value admitted once stays admitted (first come, first
-// served), so series do not flap. Values are also cut to `maxValueLength` characters.
+// served), so series do not flap. Values are also cut to `maxValueLength` characters. `__overflow__`
+// itself never takes a place: the worker pool guards labels a second time, over its workers' merged
+// series (src/pipeline/workers/merged-label-caps.ts), where it is already a refused value.
 //
 // Lookups of admitted values are Map hits and allocate nothing.
 
@@ -71,6 +73,7 @@ export class LabelGuard {
       this.overflowed = false;
       return found;
     }
+    if (id === OVERFLOW) return this.refuse(this.overflowProvider);
     if (this.isKnownProvider(id)) return this.admitProvider(id);
     if (this.unknownProviders < this.maxProviders) {
       this.unknownProviders++;
@@ -87,6 +90,7 @@ export class LabelGuard {
       return found;
     }
     this.overflowed = false;
+    if (code === OVERFLOW) return this.refuse(OVERFLOW);
     if (provider !== this.overflowProvider && this.isCatalogCode(provider.id, code)) {
       return this.admit(provider.codes, code);
     }
@@ -105,6 +109,7 @@ export class LabelGuard {
       return found;
     }
     this.overflowed = false;
+    if (operation === OVERFLOW) return this.refuse(OVERFLOW);
     if (provider !== this.overflowProvider && this.isKnownOperation(provider.id, operation)) {
       return this.admit(provider.operations, operation);
     }
@@ -114,6 +119,11 @@ export class LabelGuard {
     }
     this.overflowed = true;
     return OVERFLOW;
+  }
+
+  private refuse<T>(value: T): T {
+    this.overflowed = true;
+    return value;
   }
 
   private admitProvider(id: string): ProviderLabels {

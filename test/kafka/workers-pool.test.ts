@@ -1,12 +1,14 @@
 // The worker pool's error paths (src/pipeline/workers/pool.ts), with a worker that misbehaves on
 // purpose (test/kafka/fixtures/misbehaving-worker.ts): a batch the worker could not process is
 // neither resolved nor dead-lettered (the source processes it again); a worker that does not answer
-// a scrape in time does not hold up /metrics; a batch that arrives while the pool stops is refused.
+// a scrape in time does not hold up /metrics; a batch that arrives while the pool stops is refused;
+// a worker that crashes is counted and its counts stay in /metrics under its replacement's.
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { DeadLetterSink } from '../../src/pipeline/types.ts';
 import { startWorkerPool, type WorkerPool } from '../../src/pipeline/workers/pool.ts';
+import { waitFor } from '../support/processes.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 
@@ -64,6 +66,20 @@ describe('worker pool error paths', () => {
   it('answers a scrape with what the workers report', async () => {
     const { registry } = await start('none');
     expect(await registry.metrics()).toContain('payment_provider_calls_total{provider="kustom"} 1');
+  });
+
+  it('counts a worker that crashed as a restart, and adds its last counts to its replacement\'s', async () => {
+    const { pool, registry } = await start('crash-on-batch');
+    expect(await registry.metrics()).toContain('payment_provider_calls_total{provider="kustom"} 1');
+    await expect(pool.handleBatch(records(2))).rejects.toMatchObject({ code: 'WORKER_EXITED' });
+    // Without a worker for a moment, the scrape answers at once with what the dead one had counted.
+    const startedAt = Date.now();
+    const gap = await registry.metrics();
+    expect(Date.now() - startedAt).toBeLessThan(250);
+    expect(gap).toContain('paysignal_worker_restarts_total{reason="crashed"} 1');
+    expect(gap).toContain('payment_provider_calls_total{provider="kustom"} 1');
+    // The replacement reports 1 of its own: 1 + 1.
+    await waitFor('the replacement to report', async () => ((await registry.metrics()).includes('payment_provider_calls_total{provider="kustom"} 2') ? true : undefined), 5000);
   });
 
   it('splits a batch that spans partitions by partition, each to its worker', async () => {

@@ -6,6 +6,7 @@
 // Why not prom-client's AggregatorRegistry / aggregators: they drop exemplars, and the exposition
 // renders them in OpenMetrics (trace ids on the error counter and the duration histogram).
 import type { Metric, Registry } from 'prom-client';
+import type { MergedLabelCaps } from './merged-label-caps.ts';
 import type { MetricSnapshot, MetricValue } from './protocol.ts';
 
 type Merge = (a: number, b: number) => number;
@@ -45,13 +46,37 @@ export function mergeSnapshots(snapshots: readonly MetricSnapshot[]): MetricSnap
   return { name: first.name, help: first.help, type: first.type, aggregator: first.aggregator, values: [...byKey.values()] };
 }
 
+/**
+ * What replaced workers leave behind: `base` plus a dead worker's last collected metrics, without
+ * gauges (a dead worker's gauges describe nothing that still exists). Added to every later merge,
+ * it keeps merged counters and histograms from going down when a new worker starts from zero.
+ */
+export function retireSnapshots(base: readonly MetricSnapshot[], last: readonly MetricSnapshot[]): MetricSnapshot[] {
+  const byName = new Map<string, MetricSnapshot[]>();
+  for (const m of [...base, ...last]) {
+    if (m.type === 'gauge') continue;
+    const list = byName.get(m.name);
+    if (list === undefined) byName.set(m.name, [m]);
+    else list.push(m);
+  }
+  return [...byName.values()].map(mergeSnapshots);
+}
+
 export interface WorkerMetricsSource {
-  /** Every worker's metrics now, one array per worker. */
+  /** Every worker's metrics now, one array per worker (and any retired base as one more). */
   collect(): Promise<readonly (readonly MetricSnapshot[])[]>;
 }
 
-/** Registers a merged stand-in on `registry` for each worker metric; they read through `source`. */
-export function registerMergedMetrics(registry: Registry, descriptors: readonly Pick<MetricSnapshot, 'name' | 'help' | 'type' | 'aggregator'>[], source: WorkerMetricsSource): void {
+/**
+ * Registers a merged stand-in on `registry` for each worker metric; they read through `source`.
+ * `labelCaps` rewrites the snapshots before they are added up (the label caps over all workers).
+ */
+export function registerMergedMetrics(
+  registry: Registry,
+  descriptors: readonly Pick<MetricSnapshot, 'name' | 'help' | 'type' | 'aggregator'>[],
+  source: WorkerMetricsSource,
+  labelCaps?: MergedLabelCaps,
+): void {
   // All stand-ins are rendered in one pass of the registry; they share one collection.
   let pending: Promise<Map<string, MetricSnapshot[]>> | null = null;
   const current = (): Promise<Map<string, MetricSnapshot[]>> => {
@@ -66,6 +91,7 @@ export function registerMergedMetrics(registry: Registry, descriptors: readonly 
             else list.push(m);
           }
         }
+        labelCaps?.(byName);
         return byName;
       },
       (error: unknown) => {

@@ -11,17 +11,19 @@
 // hands over at most `partitions_consumed_concurrently` batches at a time.
 import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { AlertEngine } from '../../alerting/engine/index.ts';
 import { emptySignal } from '../../alerting/engine/signal.ts';
 import type { PaysignalConfig } from '../../config/config.ts';
 import { isErrorCode } from '../../error-codes.ts';
 import { PaysignalError } from '../../errors.ts';
 import type { Logger } from '../../logging.ts';
+import { loadCatalogs } from '../../providers/registry.ts';
 import type { EventsFileSink } from '../../sinks/events-file.ts';
 import type { SourceRecord } from '../../sources/record.ts';
 import type { DeadLetterSink, RecordBatchHandler, Rejection, SignalSink } from '../types.ts';
-import { registerMergedMetrics } from './merged-metrics.ts';
+import { createMergedLabelCaps } from './merged-label-caps.ts';
+import { registerMergedMetrics, retireSnapshots } from './merged-metrics.ts';
 import { SIGNAL_STRIDE, type BatchReply, type BatchRequest, type MetricSnapshot, type ReadyReply, type WorkerReply, type WorkerRequest, type WorkerSetup } from './protocol.ts';
 import { SignalUnpacker } from './signal-tuples.ts';
 
@@ -106,6 +108,14 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   const budget = config.tracing.max_error_spans_per_second;
   const workerConfig: PaysignalConfig = { ...config, tracing: { ...config.tracing, max_error_spans_per_second: budget === 0 ? 0 : Math.ceil(budget / size) } };
   const lastMetrics: (readonly MetricSnapshot[])[] = Array.from({ length: size }, () => []);
+  // The replaced workers' last collected counters and histograms, added to every merge.
+  let retired: readonly MetricSnapshot[] = [];
+  const restarts = new Counter({
+    name: 'paysignal_worker_restarts_total',
+    help: 'Processing workers replaced after they exited, by reason (crashed: an uncaught error; exited: ended without one).',
+    labelNames: ['reason'] as const,
+    registers: [options.registry],
+  });
   const hashes = new Map<string, number>();
   let nextId = 1;
   let closing = false;
@@ -167,19 +177,31 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
           return;
       }
     });
-    worker.on('error', (error) => logger.error({ err: error, worker: index }, 'processing worker failed'));
+    let crashed = false;
+    worker.on('error', (error) => {
+      crashed = true;
+      logger.error({ err: error, worker: index }, 'processing worker failed');
+    });
     worker.on('exit', (code) => {
       closedResolve();
+      // Its counts so far stay in the exposition (a replacement starts from zero). Batches it
+      // finished after the last collection are missing from them: those were committed and are not
+      // read again. Batches it held when it died were not committed: they are processed again and
+      // counted then. So merged counters never go down, and the undercount is bounded by what
+      // the worker finished between the last scrape and its death.
+      retired = retireSnapshots(retired, lastMetrics[index]!);
+      lastMetrics[index] = [];
       const lost = new PaysignalError('WORKER_EXITED', `processing worker ${index} exited (code ${code}); its batches in hand are not committed and will be processed again`);
       thread.exited = lost;
       readyReject(lost);
       for (const pending of thread.batches.values()) pending.reject(lost);
       thread.batches.clear();
-      for (const answer of thread.metricRequests.values()) answer(lastMetrics[index]!);
+      for (const answer of thread.metricRequests.values()) answer([]);
       thread.metricRequests.clear();
       if (thread.closing || closing) return;
-      // Its partitions must go on: a new worker takes them (its metrics start from zero). Meanwhile
-      // their batches fail and the source retries them with its back-off.
+      // Its partitions must go on: a new worker takes them. Meanwhile their batches fail and the
+      // source retries them with its back-off.
+      restarts.inc({ reason: crashed ? 'crashed' : 'exited' });
       logger.error({ worker: index, code, restartInMs: RESPAWN_DELAY_MS }, 'processing worker exited; starting a new one');
       const timer = setTimeout(() => {
         if (closing) return;
@@ -221,8 +243,10 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   const threads: Thread[] = Array.from({ length: size }, (_, i) => spawn(i));
   let descriptors: ReadyReply['metrics'];
+  let catalogs: Awaited<ReturnType<typeof loadCatalogs>>;
   try {
-    descriptors = (await Promise.all(threads.map((t) => t.ready)))[0]!.metrics;
+    // The main thread reads the catalogs too: its label guard over the merged series needs them.
+    [descriptors, catalogs] = await Promise.all([Promise.all(threads.map((t) => t.ready)).then((r) => r[0]!.metrics), loadCatalogs()]);
   } catch (error) {
     closing = true;
     await Promise.all(threads.map((t) => t.worker.terminate()));
@@ -231,6 +255,8 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   logger.info({ workers: size }, 'processing workers started');
 
   function collectFrom(thread: Thread): Promise<readonly MetricSnapshot[]> {
+    // Until its replacement is up, a dead worker has nothing to say (its counts are in `retired`).
+    if (thread.exited !== null) return Promise.resolve([]);
     const id = nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -246,7 +272,12 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       thread.worker.postMessage({ kind: 'metrics', id } satisfies WorkerRequest);
     });
   }
-  registerMergedMetrics(options.registry, descriptors, { collect: () => Promise.all(threads.map(collectFrom)) });
+  const labelCaps = createMergedLabelCaps({
+    metrics: config.metrics,
+    isCatalogCode: (provider, code) => catalogs.get(provider)?.byCode.has(code) ?? false,
+    isKnownProvider: (provider) => catalogs.has(provider),
+  });
+  registerMergedMetrics(options.registry, descriptors, { collect: async () => [...(await Promise.all(threads.map(collectFrom))), retired] }, labelCaps);
 
   function workerOf(topic: string, partition: number): number {
     let h = hashes.get(topic);

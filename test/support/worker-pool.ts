@@ -1,0 +1,83 @@
+// The processing worker pool (src/pipeline/workers/pool.ts) with real workers, without Kafka: batches
+// are handed to it the way the Kafka source hands them. And the same records on one thread, the
+// reference its merged /metrics must equal.
+import { expect } from 'vitest';
+import { createClassifier } from '../../src/classify/classifier.ts';
+import { parseConfig, type PaysignalConfig } from '../../src/config/config.ts';
+import { createDecoder } from '../../src/events/decode.ts';
+import { loadMapping } from '../../src/events/mapping.ts';
+import { createLogger } from '../../src/logging.ts';
+import { signalsFromConfig } from '../../src/pipeline/from-config.ts';
+import { createPipeline } from '../../src/pipeline/pipeline.ts';
+import type { DeadLetterSink } from '../../src/pipeline/types.ts';
+import { startWorkerPool, type WorkerPool } from '../../src/pipeline/workers/pool.ts';
+import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
+import type { SourceRecord } from '../../src/sources/record.ts';
+
+const NO_DEAD_LETTER: DeadLetterSink = { add() {}, async flush() {} };
+
+/** The configuration of these tests: `yaml` added, spans off (no collector). */
+export function poolConfig(yaml = ''): PaysignalConfig {
+  return parseConfig(`tracing:\n  enabled: false\n${yaml}`, null, {});
+}
+
+export async function startTestPool(config: PaysignalConfig, workers: number) {
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  const pool: WorkerPool = await startWorkerPool({
+    config,
+    workers,
+    registry,
+    logger: createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' }),
+    deadLetter: NO_DEAD_LETTER,
+    engine: null,
+    sinks: [],
+    eventsFile: null,
+  });
+  return { pool, registry };
+}
+
+/** `/metrics` of the same records processed on one thread, in this order. */
+export async function inThreadMetrics(config: PaysignalConfig, records: readonly SourceRecord[]): Promise<string> {
+  const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
+  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  const signals = signalsFromConfig(config, classifier, registry);
+  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: signals.sinks, deadLetter: NO_DEAD_LETTER });
+  for (const record of records) pipeline.processRecord(record);
+  await pipeline.flush();
+  await signals.close();
+  return await registry.metrics();
+}
+
+/** Records of one partition, keyed and offset from `firstOffset`, whose values are these events. */
+export function partitionRecords(topic: string, partition: number, events: readonly Record<string, unknown>[], firstOffset = 0): SourceRecord[] {
+  return events.map((event, i) => ({
+    value: Buffer.from(JSON.stringify(event)),
+    source: 'kafka',
+    topic,
+    partition,
+    offset: String(firstOffset + i),
+    key: null,
+    headers: {},
+  }));
+}
+
+/** Series lines of a Prometheus text exposition: `name{labels sorted}` -> value. */
+export function exposedSeries(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match === null) throw new Error(`not an exposition line: ${line}`);
+    const [, name, labels = '', value] = match;
+    const sorted = labels === '' ? '' : labels.match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g)!.sort().join(',');
+    out.set(`${name}{${sorted}}`, Number(value));
+  }
+  return out;
+}
+
+/** The same series with the same values; histogram sums may differ in the last bits (addition order). */
+export function expectSameSeries(actual: ReadonlyMap<string, number>, expected: ReadonlyMap<string, number>): void {
+  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+  for (const [key, value] of expected) expect(actual.get(key), key).toBeCloseTo(value, 9);
+}
