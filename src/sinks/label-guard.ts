@@ -6,9 +6,13 @@
 //   per provider.
 // - operation: known operations pass freely; others up to `metrics.unknown_operation_cap` per provider.
 // Past a cap the value becomes `__overflow__`. A value admitted once stays admitted (first come, first
-// served), so series do not flap. Values are also cut to `maxValueLength` characters. `__overflow__`
-// itself never takes a place: the worker pool guards labels a second time, over its workers' merged
-// series (src/pipeline/workers/merged-label-caps.ts), where it is already a refused value.
+// served), so series do not flap. Values are also cut to `maxValueLength` characters.
+//
+// With processing workers the caps hold over all of them (src/pipeline/workers/merged-label-caps.ts):
+// the main thread guards the merged series a second time (where `__overflow__` is already a refused
+// value and takes no place), and hands its verdicts to the workers' guards (`settle`), which from
+// then on admit what was admitted overall without using a place and refuse the rest once a cap is
+// full overall. A worker's own cap only bounds the values nobody has judged yet.
 //
 // Lookups of admitted values are Map hits and allocate nothing.
 
@@ -29,6 +33,21 @@ export interface LabelGuardOptions {
   readonly isKnownOperation?: (provider: string, operation: string) => boolean;
 }
 
+/** What a guard admitted so far, and which caps are full: for the guards of other threads. */
+export interface LabelVerdicts {
+  /** Provider label values admitted without a catalog; whether that cap is full. */
+  readonly providers: readonly string[];
+  readonly providersFull: boolean;
+  /** Per provider label value (`__overflow__` included): unknown codes and operations admitted. */
+  readonly byProvider: readonly {
+    readonly provider: string;
+    readonly codes: readonly string[];
+    readonly codesFull: boolean;
+    readonly operations: readonly string[];
+    readonly operationsFull: boolean;
+  }[];
+}
+
 export interface ProviderLabels {
   /** The provider label value (may be `__overflow__`). */
   readonly label: string;
@@ -39,12 +58,16 @@ export interface ProviderLabels {
   unknownCodes: number;
   readonly operations: Map<string, string>;
   unknownOperations: number;
+  /** Set by `settle`: the cap is full overall, refuse every value not admitted. */
+  codesFull: boolean;
+  operationsFull: boolean;
 }
 
 export class LabelGuard {
   private readonly providers = new Map<string, ProviderLabels>();
   private readonly overflowProvider: ProviderLabels;
   private unknownProviders = 0;
+  private providersFull = false;
   private readonly maxCodes: number;
   private readonly maxOperations: number;
   private readonly maxProviders: number;
@@ -70,12 +93,12 @@ export class LabelGuard {
   provider(id: string): ProviderLabels {
     const found = this.providers.get(id);
     if (found !== undefined) {
-      this.overflowed = false;
+      this.overflowed = found === this.overflowProvider;
       return found;
     }
     if (id === OVERFLOW) return this.refuse(this.overflowProvider);
     if (this.isKnownProvider(id)) return this.admitProvider(id);
-    if (this.unknownProviders < this.maxProviders) {
+    if (!this.providersFull && this.unknownProviders < this.maxProviders) {
       this.unknownProviders++;
       return this.admitProvider(id);
     }
@@ -86,7 +109,7 @@ export class LabelGuard {
   code(provider: ProviderLabels, code: string): string {
     const found = provider.codes.get(code);
     if (found !== undefined) {
-      this.overflowed = false;
+      this.overflowed = found === OVERFLOW;
       return found;
     }
     this.overflowed = false;
@@ -94,7 +117,7 @@ export class LabelGuard {
     if (provider !== this.overflowProvider && this.isCatalogCode(provider.id, code)) {
       return this.admit(provider.codes, code);
     }
-    if (provider.unknownCodes < this.maxCodes) {
+    if (!provider.codesFull && provider.unknownCodes < this.maxCodes) {
       provider.unknownCodes++;
       return this.admit(provider.codes, code);
     }
@@ -105,7 +128,7 @@ export class LabelGuard {
   operation(provider: ProviderLabels, operation: string): string {
     const found = provider.operations.get(operation);
     if (found !== undefined) {
-      this.overflowed = false;
+      this.overflowed = found === OVERFLOW;
       return found;
     }
     this.overflowed = false;
@@ -113,12 +136,55 @@ export class LabelGuard {
     if (provider !== this.overflowProvider && this.isKnownOperation(provider.id, operation)) {
       return this.admit(provider.operations, operation);
     }
-    if (provider.unknownOperations < this.maxOperations) {
+    if (!provider.operationsFull && provider.unknownOperations < this.maxOperations) {
       provider.unknownOperations++;
       return this.admit(provider.operations, operation);
     }
     this.overflowed = true;
     return OVERFLOW;
+  }
+
+  /** This guard's verdicts so far (catalog values left out: every guard admits those). */
+  verdicts(): LabelVerdicts {
+    const providers: string[] = [];
+    const byProvider: LabelVerdicts['byProvider'][number][] = [];
+    for (const state of [...this.providers.values(), this.overflowProvider]) {
+      if (state !== this.overflowProvider && !this.isKnownProvider(state.id)) providers.push(state.label);
+      const codes: string[] = [];
+      for (const [code, label] of state.codes) if (label !== OVERFLOW && !this.isCatalogCode(state.id, code)) codes.push(label);
+      const operations: string[] = [];
+      for (const [operation, label] of state.operations) if (label !== OVERFLOW && !this.isKnownOperation(state.id, operation)) operations.push(label);
+      const codesFull = state.codesFull || state.unknownCodes >= this.maxCodes;
+      const operationsFull = state.operationsFull || state.unknownOperations >= this.maxOperations;
+      if (codes.length > 0 || operations.length > 0 || codesFull || operationsFull) byProvider.push({ provider: state.label, codes, codesFull, operations, operationsFull });
+    }
+    return { providers, providersFull: this.providersFull || this.unknownProviders >= this.maxProviders, byProvider };
+  }
+
+  /**
+   * Takes another guard's verdicts over values this guard has seen too: admitted values are admitted
+   * here without using a place, values it refused are refused here from now on (their series so far
+   * stay), and this guard's places count only the values not judged yet.
+   */
+  settle(verdicts: LabelVerdicts): void {
+    this.providersFull = verdicts.providersFull;
+    const admittedProviders = new Set(verdicts.providers);
+    let pendingProviders = 0;
+    for (const [id, state] of this.providers) {
+      if (state === this.overflowProvider || this.isKnownProvider(id) || admittedProviders.has(state.label)) continue;
+      if (verdicts.providersFull) this.providers.set(id, this.overflowProvider);
+      else pendingProviders++;
+    }
+    for (const label of admittedProviders) if (!this.providers.has(label)) this.admitProvider(label);
+    this.unknownProviders = pendingProviders;
+    for (const v of verdicts.byProvider) {
+      const state = v.provider === OVERFLOW ? this.overflowProvider : (this.providers.get(v.provider) ?? (this.isKnownProvider(v.provider) ? this.admitProvider(v.provider) : undefined));
+      if (state === undefined || state.label !== v.provider) continue;
+      state.codesFull = v.codesFull;
+      state.unknownCodes = settleValues(state.codes, new Set(v.codes), v.codesFull, (code) => state !== this.overflowProvider && this.isCatalogCode(state.id, code));
+      state.operationsFull = v.operationsFull;
+      state.unknownOperations = settleValues(state.operations, new Set(v.operations), v.operationsFull, (op) => state !== this.overflowProvider && this.isKnownOperation(state.id, op));
+    }
   }
 
   private refuse<T>(value: T): T {
@@ -145,7 +211,19 @@ export class LabelGuard {
 }
 
 function makeProvider(id: string, label: string): ProviderLabels {
-  return { id, label, codes: new Map(), unknownCodes: 0, operations: new Map(), unknownOperations: 0 };
+  return { id, label, codes: new Map(), unknownCodes: 0, operations: new Map(), unknownOperations: 0, codesFull: false, operationsFull: false };
+}
+
+/** Applies verdicts to one label's admitted values; returns how many are still unjudged (the places they use). */
+function settleValues(values: Map<string, string>, admitted: ReadonlySet<string>, full: boolean, free: (value: string) => boolean): number {
+  let pending = 0;
+  for (const [value, label] of values) {
+    if (label === OVERFLOW || free(value) || admitted.has(label)) continue;
+    if (full) values.set(value, OVERFLOW);
+    else pending++;
+  }
+  for (const label of admitted) if (!values.has(label)) values.set(label, label);
+  return pending;
 }
 
 function nonNegative(n: number, name: string): number {

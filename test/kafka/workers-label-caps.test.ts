@@ -3,6 +3,7 @@
 // operations) in the merged /metrics however many workers saw them; the rest count as
 // `__overflow__`, totals kept, exactly as on one thread.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/processes.ts';
 import type { WorkerPool } from '../../src/pipeline/workers/pool.ts';
 import { CAPPED_METRICS } from '../../src/pipeline/workers/merged-label-caps.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
@@ -82,13 +83,18 @@ describe('label caps over processing workers', () => {
     expectSameSeries(merged, exposedSeries(await inThreadMetrics(config, [...onFirst, ...onSecond])));
 
     // Admitted and refused codes stay so: more of each only adds to their series.
-    await pool.handleBatch(partitionRecords(TOPIC, first, [kustomError('UNKNOWN_A2', 'create_order', 200)], onFirst.length));
-    await pool.handleBatch(partitionRecords(TOPIC, second, [kustomError('UNKNOWN_B1', 'create_order', 201)], onSecond.length));
+    // Worker 1 never saw A2 and its own places are taken: it counts A2 under its name all the same.
+    const more = [
+      partitionRecords(TOPIC, second, [kustomError('UNKNOWN_A2', 'create_order', 200), kustomError('UNKNOWN_B1', 'create_order', 201)], onSecond.length),
+      partitionRecords(TOPIC, first, [kustomError('UNKNOWN_A2', 'create_order', 202)], onFirst.length),
+    ];
+    for (const batch of more) await pool.handleBatch(batch);
     const later = exposedSeries(await registry.metrics());
     expect(labelValues(later, 'payment_provider_errors_total', 'code')).toEqual(new Set(['UNKNOWN_A1', 'UNKNOWN_A2', 'UNKNOWN_A3', '__overflow__']));
-    expect(total(later, 'payment_provider_errors_total')).toBe(22);
-    expect(later.get('payment_provider_errors_total{category="provider_error",code="UNKNOWN_A2",operation="create_order",provider="kustom",retry="new_checkout"}')).toBe(3);
+    expect(total(later, 'payment_provider_errors_total')).toBe(23);
+    expect(later.get('payment_provider_errors_total{category="provider_error",code="UNKNOWN_A2",operation="create_order",provider="kustom",retry="new_checkout"}')).toBe(4);
     expect(later.get('paysignal_label_overflow_total{label="code",metric="payment_provider_errors_total"}')).toBe(15);
+    expectSameSeries(later, exposedSeries(await inThreadMetrics(config, [...onFirst, ...onSecond, ...more.flat()])));
   });
 
   it('keeps at most unknown_operation_cap operations per provider across workers, in every family that has them', async () => {
@@ -110,6 +116,48 @@ describe('label caps over processing workers', () => {
     expect(total(merged, 'payment_provider_errors_total')).toBe(6);
     expect(merged.get('paysignal_label_overflow_total{label="operation",metric="payment_provider_calls_total"}')).toBe(3);
     expectSameSeries(merged, exposedSeries(await inThreadMetrics(config, [...onFirst, ...onSecond])));
+  });
+
+  it('a replacement worker takes the verdicts so far: a code admitted overall counts under its name there too', async () => {
+    const { config, pool, registry, first, second } = await twoWorkers();
+    const onFirst = partitionRecords(TOPIC, first, repeated(['UNKNOWN_A1', 'UNKNOWN_A2', 'UNKNOWN_A3'], () => 'create_order', 0));
+    const onSecond = partitionRecords(TOPIC, second, repeated(['UNKNOWN_B1'], () => 'create_order', 100));
+    await pool.handleBatch(onFirst);
+    await pool.handleBatch(onSecond);
+    await registry.metrics(); // A1..A3 admitted: the cap is full
+
+    await pool.worker(1).terminate();
+    // Three new codes would take the replacement's own places before A2 arrives.
+    const later = partitionRecords(TOPIC, second, ['UNKNOWN_B5', 'UNKNOWN_B6', 'UNKNOWN_B7', 'UNKNOWN_A2'].map((code, i) => kustomError(code, 'create_order', 200 + i)), onSecond.length);
+    await waitFor('the replacement worker to process the batch', () => pool.handleBatch(later).then(() => true, () => undefined), 10_000, 200);
+
+    const merged = exposedSeries(await registry.metrics());
+    expect(merged.get('payment_provider_errors_total{category="provider_error",code="UNKNOWN_A2",operation="create_order",provider="kustom",retry="new_checkout"}')).toBe(3);
+    expectSameSeries(new Map([...merged].filter(([k]) => !k.startsWith('paysignal_worker_restarts_total'))), exposedSeries(await inThreadMetrics(config, [...onFirst, ...onSecond, ...later])));
+  });
+
+  it('a worker guard settled by the verdicts over all workers: admitted values take no place, refused ones count as __overflow__ from then on', () => {
+    const overall = new LabelGuard({ metrics: { unknown_code_cap: 2, unknown_operation_cap: 2 }, maxProviders: 2 });
+    const worker = new LabelGuard({ metrics: { unknown_code_cap: 2, unknown_operation_cap: 2 }, maxProviders: 2 });
+    const acquirer = worker.provider('acquirer');
+    expect([worker.code(acquirer, 'E1'), worker.code(acquirer, 'X1')]).toEqual(['E1', 'X1']);
+    // Overall, E1 and E2 were admitted first (another worker's), and the cap is full.
+    const seen = overall.provider('acquirer');
+    overall.code(seen, 'E1');
+    overall.code(seen, 'E2');
+    overall.code(seen, 'X1');
+    overall.provider('other');
+    worker.settle(overall.verdicts());
+
+    expect([worker.code(acquirer, 'E1'), worker.overflowed]).toEqual(['E1', false]);
+    expect([worker.code(acquirer, 'E2'), worker.overflowed]).toEqual(['E2', false]);
+    expect([worker.code(acquirer, 'X1'), worker.overflowed]).toEqual([OVERFLOW, true]);
+    expect([worker.code(acquirer, 'X2'), worker.overflowed]).toEqual([OVERFLOW, true]);
+    // Providers: "acquirer" and "other" took both places overall; this worker had seen only the first.
+    expect([worker.provider('other').label, worker.overflowed]).toEqual(['other', false]);
+    expect([worker.provider('third').label, worker.overflowed]).toEqual([OVERFLOW, true]);
+    // Operations were not judged full overall: the worker's own places still admit.
+    expect([worker.operation(acquirer, 'pay'), worker.operation(acquirer, 'refund'), worker.operation(acquirer, 'void')]).toEqual(['pay', 'refund', OVERFLOW]);
   });
 
   it('covers every label-guarded family of the metrics sink', () => {

@@ -3,12 +3,14 @@
 // operations, or providers). At scrape time the main thread runs the workers' merged series
 // through one more label guard, with the same caps and catalogs: a value it has not admitted
 // while the cap is full becomes `__overflow__`, and its counts (and the observations counted in
-// `paysignal_label_overflow_total`) are added to the overflow series, so every total is kept. No
-// cross-thread call per event: the guard sees series, once per scrape.
+// `paysignal_label_overflow_total`) are added to the overflow series, so every total is kept.
+// When its verdicts change, they go to every worker's guard (LabelGuard.settle): a worker then
+// counts a value admitted overall under its name even when its own places are taken, and a value
+// refused overall as `__overflow__`. No cross-thread call per event: once per scrape at most.
 //
 // As in one thread, a value admitted once stays admitted and one refused stays refused (the cap is
 // full from then on), so merged series never flap and counters stay monotonic.
-import { LabelGuard, OVERFLOW, type LabelGuardOptions, type ProviderLabels } from '../../sinks/label-guard.ts';
+import { LabelGuard, OVERFLOW, type LabelGuardOptions, type LabelVerdicts, type ProviderLabels } from '../../sinks/label-guard.ts';
 import type { MetricSnapshot, MetricValue } from './protocol.ts';
 
 /** Which labels of a worker metric the guard bounds, and what the worker counts as overflow. */
@@ -40,8 +42,10 @@ export type MergedLabelCaps = (byName: Map<string, MetricSnapshot[]>) => void;
  * The cap over all workers: rewrites the capped metrics' series in `byName` (every worker's
  * snapshots of a metric, before they are added up) and adds what it refused to the overflow counter.
  */
-export function createMergedLabelCaps(options: LabelGuardOptions): MergedLabelCaps {
+export function createMergedLabelCaps(options: LabelGuardOptions, onVerdicts: (verdicts: LabelVerdicts) => void): MergedLabelCaps {
   const guard = new LabelGuard(options);
+  // Workers start with the same (empty) verdicts: only changes are sent.
+  let told = JSON.stringify(guard.verdicts());
   return (byName) => {
     const refused = new Map<string, number>();
     for (const [name, capped] of CAPPED_METRICS) {
@@ -51,6 +55,12 @@ export function createMergedLabelCaps(options: LabelGuardOptions): MergedLabelCa
         name,
         snapshots.map((s) => ({ ...s, values: s.values.map((v) => guardValue(guard, name, capped, v, refused)) })),
       );
+    }
+    const verdicts = guard.verdicts();
+    const text = JSON.stringify(verdicts);
+    if (text !== told) {
+      told = text;
+      onVerdicts(verdicts);
     }
     const overflow = byName.get(LABEL_OVERFLOW_METRIC);
     if (refused.size === 0 || overflow === undefined || overflow.length === 0) return;

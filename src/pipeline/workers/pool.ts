@@ -119,6 +119,8 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   const hashes = new Map<string, number>();
   let nextId = 1;
   let closing = false;
+  // The label verdicts over all workers, for workers started later (see merged-label-caps.ts).
+  let verdicts: WorkerRequest | null = null;
 
   function spawn(index: number): Thread {
     const setup: WorkerSetup = { config: workerConfig, logLevel: logger.level, signalTuples: needTuples, eventLines: eventsFile !== null, index };
@@ -207,6 +209,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         if (closing) return;
         const replacement = spawn(index);
         threads[index] = replacement;
+        if (verdicts !== null) replacement.worker.postMessage(verdicts);
         replacement.ready.catch((error: unknown) => logger.error({ err: error, worker: index }, 'the replacement worker cannot start'));
       }, RESPAWN_DELAY_MS);
       timer.unref();
@@ -272,11 +275,17 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       thread.worker.postMessage({ kind: 'metrics', id } satisfies WorkerRequest);
     });
   }
-  const labelCaps = createMergedLabelCaps({
-    metrics: config.metrics,
-    isCatalogCode: (provider, code) => catalogs.get(provider)?.byCode.has(code) ?? false,
-    isKnownProvider: (provider) => catalogs.has(provider),
-  });
+  const labelCaps = createMergedLabelCaps(
+    {
+      metrics: config.metrics,
+      isCatalogCode: (provider, code) => catalogs.get(provider)?.byCode.has(code) ?? false,
+      isKnownProvider: (provider) => catalogs.has(provider),
+    },
+    (v) => {
+      verdicts = { kind: 'label-verdicts', verdicts: v };
+      for (const thread of threads) if (thread.exited === null) thread.worker.postMessage(verdicts);
+    },
+  );
   registerMergedMetrics(options.registry, descriptors, { collect: async () => [...(await Promise.all(threads.map(collectFrom))), retired] }, labelCaps);
 
   function workerOf(topic: string, partition: number): number {

@@ -3,6 +3,7 @@
 // a structured clone of one object per event would cost the main thread what the workers save it.
 import type { PaysignalConfig } from '../../config/config.ts';
 import type { Classification } from '../../classify/classification.ts';
+import type { LabelVerdicts } from '../../sinks/label-guard.ts';
 import type { RejectionReason } from '../types.ts';
 
 export interface WorkerSetup {
@@ -39,7 +40,13 @@ export interface CloseRequest {
   readonly kind: 'close';
 }
 
-export type WorkerRequest = BatchRequest | MetricsRequest | CloseRequest;
+/** The main thread's label verdicts over all workers (src/pipeline/workers/merged-label-caps.ts). */
+export interface LabelVerdictsRequest {
+  readonly kind: 'label-verdicts';
+  readonly verdicts: LabelVerdicts;
+}
+
+export type WorkerRequest = BatchRequest | MetricsRequest | CloseRequest | LabelVerdictsRequest;
 
 /** A metric as prom-client's `get()` returns it, exemplars included. */
 export interface MetricSnapshot {

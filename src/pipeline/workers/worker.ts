@@ -45,7 +45,7 @@ try {
   post({ kind: 'start-failed', code: e?.code ?? 'WORKER_START_FAILED', message: (error as Error).message, file: e?.file, field: e?.field });
   throw error;
 }
-const { registry, pipeline } = built;
+const { registry, pipeline, signals } = built;
 const packer = setup.signalTuples ? new SignalPacker() : null;
 
 async function processBatch(request: BatchRequest): Promise<void> {
@@ -89,6 +89,9 @@ port.on('message', (request: WorkerRequest) => {
           post({ kind: 'metrics', id: request.id, metrics: [] });
         },
       );
+      return;
+    case 'label-verdicts':
+      signals.metrics.guard.settle(request.verdicts);
       return;
     case 'close':
       // Closes the sinks: the last spans are exported.
