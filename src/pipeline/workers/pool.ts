@@ -186,11 +186,11 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     });
     worker.on('exit', (code) => {
       closedResolve();
-      // Its counts so far stay in the exposition (a replacement starts from zero). Batches it
-      // finished after the last collection are missing from them: those were committed and are not
-      // read again. Batches it held when it died were not committed: they are processed again and
-      // counted then. So merged counters never go down, and the undercount is bounded by what
-      // the worker finished between the last scrape and its death.
+      // Its counts as of the last collection stay in the exposition (a replacement starts from
+      // zero), so merged counters never go down. Batches it held when it died were not committed:
+      // they are processed again and counted then (twice only if a scrape caught one between its
+      // records and its answer: at-least-once). Batches it finished after the last collection were
+      // committed and are not read again: they are missing, at most one scrape interval of its work.
       retired = retireSnapshots(retired, lastMetrics[index]!);
       lastMetrics[index] = [];
       const lost = new PaysignalError('WORKER_EXITED', `processing worker ${index} exited (code ${code}); its batches in hand are not committed and will be processed again`);
