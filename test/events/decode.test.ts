@@ -77,6 +77,11 @@ describe('decoding a payment-call event', () => {
     expect(event.body).toBeNull();
   });
 
+  it('takes header values as strings, numbers or lists of strings', () => {
+    const event = eventOf({ timestamp: 1763800000000, provider: 'x', response: { headers: { 'Retry-After': 5, 'X-Request-Id': ['r-1', 'r-2'] } } });
+    expect(event.responseHeaders).toEqual({ 'retry-after': '5', 'x-request-id': 'r-1, r-2' });
+  });
+
   it('ignores unknown fields', () => {
     expect(eventOf(callEvent({ provider: 'x', extra: { something: { else: 1 } } })).provider).toBe('x');
   });
@@ -100,6 +105,8 @@ describe('rejecting bad input with a reason', () => {
     ['a status code that is a string', '{"timestamp":1763800000000,"provider":"x","http":{"status_code":"500"}}', 'wrong_type'],
     ['a provider that is a number', '{"timestamp":1763800000000,"provider":7}', 'wrong_type'],
     ['an attempt of zero', '{"timestamp":1763800000000,"provider":"x","attempt":0}', 'invalid_value'],
+    ['a header value that is an object', '{"timestamp":1763800000000,"provider":"x","response":{"headers":{"Retry-After":{"s":5}}}}', 'wrong_type'],
+    ['a header value list holding a number', '{"timestamp":1763800000000,"provider":"x","request":{"headers":{"Idempotency-Key":["k",1]}}}', 'wrong_type'],
     ['an unknown environment', '{"timestamp":1763800000000,"provider":"x","environment":"dev"}', 'invalid_value'],
     ['a timestamp that is not RFC 3339', '{"timestamp":"yesterday","provider":"x"}', 'invalid_value'],
     ['a timestamp in seconds', '{"timestamp":1763800000,"provider":"x"}', 'invalid_value'],
