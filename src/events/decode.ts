@@ -1,6 +1,5 @@
 // bytes -> validated, redacted PaymentCallEvent, or a reasoned rejection (docs/architecture.md#input-the-payment-call-event).
 // The decoder never throws for bad input: every way an event can be wrong has a reason code.
-import { isUtf8 } from 'node:buffer';
 import { compileSchema, type SchemaProblem } from '../kernel/schema.ts';
 import type { Rejection, RejectionReason } from '../pipeline/types.ts';
 import type { Environment, Headers, PaymentCallEvent } from './event.ts';
@@ -169,12 +168,15 @@ function optionalString(value: string | undefined): string | null {
   return value === undefined || value.length === 0 ? null : redactString(value);
 }
 
+// Checks and converts in one pass, and drops a leading byte order mark (ignoreBOM: false).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 function toText(bytes: Uint8Array): string | null {
-  let start = 0;
-  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
-  const view = start === 0 ? bytes : bytes.subarray(start);
-  if (!isUtf8(view)) return null;
-  return (view instanceof Buffer ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength)).toString('utf8');
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
 }
 
 export function createDecoder(options: DecoderOptions): Decoder {
