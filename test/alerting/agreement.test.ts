@@ -3,10 +3,10 @@
 // compiled rules; promtool must see exactly the alerts the engine fires (labels and rendered
 // annotations) at every evaluation time.
 import { describe, expect, it } from 'vitest';
-import { parseRuleSet, formatProblem } from '../../src/alerting/loader.ts';
 import { checkWithPromtool, eventsFromCounts, runEngine, runRuleTests, type SyntheticEvent } from '../../src/alerting/testing.ts';
 import { RULE_KIND_DEFINITIONS } from '../../src/alerting/kinds/index.ts';
 import type { RuleKind, RuleSet } from '../../src/alerting/types.ts';
+import { ruleSetFromYaml } from '../support/engine.ts';
 import { rng } from '../support/random.ts';
 
 const MIN = 60_000;
@@ -14,11 +14,7 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
 
-function ruleSet(yaml: string): RuleSet {
-  const { ruleSet: set, problems } = parseRuleSet(yaml, 'agreement.yaml');
-  if (set === null) throw new Error(problems.map(formatProblem).join('\n'));
-  return set;
-}
+const ruleSet = (yaml: string): RuleSet => ruleSetFromYaml(yaml, 'agreement.yaml');
 
 /** Counts per step: base rate with noise, plus overrides for [from, to) step ranges. */
 function profile(steps: number, seed: number, base: number, bursts: { from: number; to: number; rate: number }[] = []): number[] {

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { createFakeClock } from '../../src/alerting/clock.ts';
 import { decodeCheckpoint, encodeCheckpoint, MAX_CHECKPOINT_BYTES, type EngineCheckpoint } from '../../src/alerting/engine/checkpoint.ts';
 import { createAlertEngine, type AlertEngine } from '../../src/alerting/engine/index.ts';
-import { formatProblem, parseRuleSet } from '../../src/alerting/loader.ts';
 import { eventsFromCounts, toEngineSignal, type SyntheticEvent } from '../../src/alerting/testing.ts';
 import type { RuleSet } from '../../src/alerting/types.ts';
+import { feedRecords, ruleSetFromYaml, type LocatedEvent } from '../support/engine.ts';
 import { rng } from '../support/random.ts';
 
 const MIN = 60_000;
@@ -64,11 +64,7 @@ rules:
     min_events: 30
 `;
 
-function ruleSet(yaml: string): RuleSet {
-  const { ruleSet: set, problems } = parseRuleSet(yaml, 'checkpoint.yaml');
-  if (set === null) throw new Error(problems.map(formatProblem).join('\n'));
-  return set;
-}
+const ruleSet = (yaml: string): RuleSet => ruleSetFromYaml(yaml, 'checkpoint.yaml');
 const RULES = ruleSet(RULES_YAML);
 
 /** Counts per minute: a noisy base rate with bursts over [from, to) minutes. */
@@ -92,25 +88,19 @@ const HISTORY: SyntheticEvent[] = [
   ...at(eventsFromCounts(Array.from({ length: MINUTES }, (_, i) => (i === 140 || i === 141 ? 2 : 0)), MIN, { provider: 'setel', operation: 'authorize', code: '9300042', category: 'validation', retry: 'fix_and_resubmit' })),
 ];
 
-interface Record {
-  readonly event: SyntheticEvent;
-  readonly partition: number;
-  readonly offset: number;
-}
-
 /**
  * The history as a Kafka consumer sees it: spread over partitions (each in time order, keyed
  * round-robin), handed over in batches of up to `batch` records of one partition at a time.
  */
-function batches(batch: number): Record[][] {
-  const byPartition: Record[][] = Array.from({ length: PARTITIONS }, () => []);
+function batches(batch: number): LocatedEvent[][] {
+  const byPartition: LocatedEvent[][] = Array.from({ length: PARTITIONS }, () => []);
   [...HISTORY]
     .sort((a, b) => a.ts - b.ts)
     .forEach((event, i) => {
-      const list = byPartition[i % PARTITIONS] as Record[];
+      const list = byPartition[i % PARTITIONS] as LocatedEvent[];
       list.push({ event, partition: i % PARTITIONS, offset: list.length });
     });
-  const out: Record[][] = [];
+  const out: LocatedEvent[][] = [];
   for (let start = 0; byPartition.some((l) => l.length > start); start += batch) {
     for (const list of byPartition) if (list.length > start) out.push(list.slice(start, start + batch));
   }
@@ -143,8 +133,8 @@ function timeline(engine: AlertEngine): string[] {
   return out;
 }
 
-function feed(engine: AlertEngine, batchList: readonly Record[][]): void {
-  for (const b of batchList) for (const r of b) engine.onSignal(toEngineSignal(r.event, { topic: TOPIC, partition: r.partition, offset: r.offset }));
+function feed(engine: AlertEngine, batchList: readonly LocatedEvent[][]): void {
+  for (const b of batchList) feedRecords(engine, TOPIC, b);
 }
 
 const assignment = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: TOPIC, partition }));
@@ -161,7 +151,7 @@ describe('engine state checkpoint', () => {
     const finalAlerts = uninterrupted.alerts(true);
 
     // Cuts (at batch boundaries, where checkpoints are taken) from the warm-up to the last alerts.
-    const cutAt = (minute: number): number => BATCHES.findIndex((b) => (b[0] as Record).event.ts >= T0 + minute * MIN);
+    const cutAt = (minute: number): number => BATCHES.findIndex((b) => (b[0] as LocatedEvent).event.ts >= T0 + minute * MIN);
     const statesAtCuts = new Set<string>();
     for (const cut of [30, 95, 100, 106, 130, 160, 170, 210].map(cutAt)) {
       const first = engineFor();

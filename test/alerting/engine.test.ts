@@ -6,18 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { createAlertmanagerClient, type PostableAlert } from '../../src/alerting/alertmanager.ts';
 import { createFakeClock } from '../../src/alerting/clock.ts';
 import { createAlertEngine, type AlertUpdate } from '../../src/alerting/engine/index.ts';
-import { formatProblem, loadRules, parseRuleSet } from '../../src/alerting/loader.ts';
+import { loadRules } from '../../src/alerting/loader.ts';
 import { eventsFromCounts, toProcessedEvent, type SyntheticEvent } from '../../src/alerting/testing.ts';
 import type { RuleSet } from '../../src/alerting/types.ts';
+import { ruleSetFromYaml } from '../support/engine.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
 
-function ruleSet(yaml: string): RuleSet {
-  const { ruleSet: set, problems } = parseRuleSet(yaml, 'engine.yaml');
-  if (set === null) throw new Error(problems.map(formatProblem).join('\n'));
-  return set;
-}
+const ruleSet = (yaml: string): RuleSet => ruleSetFromYaml(yaml, 'engine.yaml');
 
 const BURST_YAML = `
 apiVersion: paysignal/v1

@@ -7,19 +7,15 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createFakeClock } from '../../src/alerting/clock.ts';
 import { createAlertEngine, type AlertEngine } from '../../src/alerting/engine/index.ts';
-import { formatProblem, parseRuleSet } from '../../src/alerting/loader.ts';
-import { toEngineSignal, toProcessedEvent, type SyntheticEvent } from '../../src/alerting/testing.ts';
+import { toEngineSignal, toProcessedEvent } from '../../src/alerting/testing.ts';
 import type { RuleSet } from '../../src/alerting/types.ts';
+import { feedRecords, ruleSetFromYaml, type LocatedEvent } from '../support/engine.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
 const TOPIC = 'payments';
 
-function ruleSet(yaml: string): RuleSet {
-  const { ruleSet: set, problems } = parseRuleSet(yaml, 'exactly-once.yaml');
-  if (set === null) throw new Error(problems.map(formatProblem).join('\n'));
-  return set;
-}
+const ruleSet = (yaml: string): RuleSet => ruleSetFromYaml(yaml, 'exactly-once.yaml');
 
 // 25 refusals in a window stay below the threshold; the same 25 counted twice would cross it.
 const RULES = ruleSet(`
@@ -50,12 +46,8 @@ function engineFor(registry?: Registry): AlertEngine {
 }
 
 /** `count` refusals of one partition from `firstOffset` on, one second apart from minute `minute`. */
-function batch(partition: number, firstOffset: number, count: number, minute: number): { event: SyntheticEvent; partition: number; offset: number }[] {
+function batch(partition: number, firstOffset: number, count: number, minute: number): LocatedEvent[] {
   return Array.from({ length: count }, (_, i) => ({ event: { ts: T0 + minute * MIN + i * 1000, labels: INACTIVE, violation: null }, partition, offset: firstOffset + i }));
-}
-
-function feed(engine: AlertEngine, records: ReturnType<typeof batch>): void {
-  for (const r of records) engine.onSignal(toEngineSignal(r.event, { topic: TOPIC, partition: r.partition, offset: r.offset }));
 }
 
 /** The selected events each group's window holds, summed over the buckets (from the state the engine checkpoints). */
@@ -76,13 +68,13 @@ describe('exactly-once engine state per offset', () => {
     const retried = engineFor(registry);
     const once = engineFor();
     const refusals = batch(0, 0, 25, 1);
-    feed(retried, refusals);
-    feed(retried, refusals);
-    feed(once, refusals);
+    feedRecords(retried, TOPIC, refusals);
+    feedRecords(retried, TOPIC, refusals);
+    feedRecords(once, TOPIC, refusals);
     // Later records of the partition count again.
     const after = batch(0, 25, 10, 2);
-    feed(retried, after);
-    feed(once, after);
+    feedRecords(retried, TOPIC, after);
+    feedRecords(once, TOPIC, after);
     retried.advanceWatermark(T0 + 6 * MIN);
     once.advanceWatermark(T0 + 6 * MIN);
 
@@ -98,16 +90,16 @@ describe('exactly-once engine state per offset', () => {
   it('a batch partly applied before its retry counts only the records not yet applied', () => {
     const engine = engineFor();
     const refusals = batch(0, 100, 30, 1);
-    feed(engine, refusals.slice(0, 12));
-    feed(engine, refusals);
+    feedRecords(engine, TOPIC, refusals.slice(0, 12));
+    feedRecords(engine, TOPIC, refusals);
     expect(countsInState(engine)).toBe(30);
     expect(engine.stats().alreadyInState).toBe(12);
   });
 
   it('offsets are per partition: the same offsets in another partition or topic count', () => {
     const engine = engineFor();
-    feed(engine, batch(0, 0, 10, 1));
-    feed(engine, batch(1, 0, 10, 1));
+    feedRecords(engine, TOPIC, batch(0, 0, 10, 1));
+    feedRecords(engine, TOPIC, batch(1, 0, 10, 1));
     for (let i = 0; i < 10; i++) engine.onSignal(toEngineSignal({ ts: T0 + MIN + i, labels: INACTIVE, violation: null }, { topic: 'payments-eu', partition: 0, offset: i }));
     expect(countsInState(engine)).toBe(30);
     expect(engine.stats().alreadyInState).toBe(0);
@@ -116,14 +108,14 @@ describe('exactly-once engine state per offset', () => {
   it('a partition revoked and assigned again ignores what it delivers again below its next offset: the windows still hold those records', () => {
     const engine = engineFor();
     engine.assignPartitions([{ topic: TOPIC, partition: 0 }, { topic: TOPIC, partition: 1 }]);
-    feed(engine, batch(0, 0, 20, 1));
-    feed(engine, batch(1, 0, 5, 1));
+    feedRecords(engine, TOPIC, batch(0, 0, 20, 1));
+    feedRecords(engine, TOPIC, batch(1, 0, 5, 1));
     // Rebalance: partition 0 goes to another member, then comes back, its commit behind what the engine applied.
     engine.assignPartitions([{ topic: TOPIC, partition: 1 }]);
     expect(engine.partitions().map((p) => p.partition)).toEqual([1]);
     engine.assignPartitions([{ topic: TOPIC, partition: 0 }, { topic: TOPIC, partition: 1 }]);
     expect(engine.partitions().find((p) => p.partition === 0)).toMatchObject({ nextOffset: 20, watermark: null });
-    feed(engine, batch(0, 10, 15, 1));
+    feedRecords(engine, TOPIC, batch(0, 10, 15, 1));
     expect(countsInState(engine)).toBe(30);
     expect(engine.stats().alreadyInState).toBe(10);
   });
@@ -131,18 +123,18 @@ describe('exactly-once engine state per offset', () => {
   it('a restore replaces the offsets: those of the checkpoint apply, those of the engine it replaces (revoked ones too) are forgotten', () => {
     const source = engineFor();
     source.assignPartitions([{ topic: TOPIC, partition: 0 }]);
-    feed(source, batch(0, 0, 8, 1));
+    feedRecords(source, TOPIC, batch(0, 0, 8, 1));
     const checkpoint = source.snapshot();
 
     const engine = engineFor();
     engine.assignPartitions([{ topic: TOPIC, partition: 0 }, { topic: TOPIC, partition: 1 }]);
-    feed(engine, batch(0, 0, 20, 1));
-    feed(engine, batch(1, 0, 20, 1));
+    feedRecords(engine, TOPIC, batch(0, 0, 20, 1));
+    feedRecords(engine, TOPIC, batch(1, 0, 20, 1));
     engine.assignPartitions([{ topic: TOPIC, partition: 0 }]);
     expect(engine.restore(checkpoint)).toMatchObject({ ok: true });
     engine.assignPartitions([{ topic: TOPIC, partition: 0 }, { topic: TOPIC, partition: 1 }]);
-    feed(engine, batch(0, 0, 12, 1));
-    feed(engine, batch(1, 0, 3, 1));
+    feedRecords(engine, TOPIC, batch(0, 0, 12, 1));
+    feedRecords(engine, TOPIC, batch(1, 0, 3, 1));
     // 8 restored + 4 new in partition 0; partition 1 is not in the restored state, so its 3 count.
     expect(countsInState(engine)).toBe(15);
     expect(engine.stats().alreadyInState).toBe(8);

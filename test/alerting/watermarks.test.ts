@@ -5,19 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { createFakeClock } from '../../src/alerting/clock.ts';
 import { createAlertEngine, signalOf, type AlertEngine } from '../../src/alerting/engine/index.ts';
-import { formatProblem, parseRuleSet } from '../../src/alerting/loader.ts';
 import { eventsFromCounts, toEngineSignal, toProcessedEvent, type SyntheticEvent } from '../../src/alerting/testing.ts';
 import type { RuleSet } from '../../src/alerting/types.ts';
+import { feedRecords, ruleSetFromYaml, type LocatedEvent } from '../support/engine.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
 const TOPIC = 'payments';
 
-function ruleSet(yaml: string): RuleSet {
-  const { ruleSet: set, problems } = parseRuleSet(yaml, 'watermarks.yaml');
-  if (set === null) throw new Error(problems.map(formatProblem).join('\n'));
-  return set;
-}
+const ruleSet = (yaml: string): RuleSet => ruleSetFromYaml(yaml, 'watermarks.yaml');
 
 const RULES = ruleSet(`
 apiVersion: paysignal/v1
@@ -43,14 +39,8 @@ rules:
 
 const INACTIVE = { provider: 'kustom', operation: 'create_order', code: 'MERCHANT_INACTIVE', category: 'merchant_config', retry: 'contact_provider' };
 
-interface Located {
-  readonly event: SyntheticEvent;
-  readonly partition: number;
-  readonly offset: number;
-}
-
 /** Events spread round-robin over `partitions` partitions (each partition in time order, with offsets). */
-function spread(events: readonly SyntheticEvent[], partitions: number): Located[] {
+function spread(events: readonly SyntheticEvent[], partitions: number): LocatedEvent[] {
   const next = new Array<number>(partitions).fill(0);
   return [...events]
     .sort((a, b) => a.ts - b.ts)
@@ -60,10 +50,6 @@ function spread(events: readonly SyntheticEvent[], partitions: number): Located[
       next[partition] = offset + 1;
       return { event, partition, offset };
     });
-}
-
-function feed(engine: AlertEngine, located: readonly Located[]): void {
-  for (const l of located) engine.onSignal(toEngineSignal(l.event, { topic: TOPIC, partition: l.partition, offset: l.offset }));
 }
 
 function recordFirings(engine: AlertEngine): string[] {
@@ -87,14 +73,14 @@ describe('per-partition watermarks', () => {
     const inOrder = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     const expected = recordFirings(inOrder);
     inOrder.assignPartitions(assignment(12));
-    feed(inOrder, located);
+    feedRecords(inOrder, TOPIC, located);
     inOrder.advanceWatermark(T0 + 100 * MIN);
 
     const byPartition = createAlertEngine({ ruleSets: [RULES], clock, allowedLatenessMs: 0, idleTimeoutMs: null, tickIntervalMs: 5_000, maxAlertAgeMs: 15 * 60_000 });
     const got = recordFirings(byPartition);
     byPartition.assignPartitions(assignment(12));
     // kafkajs hands over one partition's batch at a time: partition 0's whole history, then 1's, ...
-    for (let p = 0; p < 12; p++) feed(byPartition, located.filter((l) => l.partition === p));
+    for (let p = 0; p < 12; p++) feedRecords(byPartition, TOPIC, located.filter((l) => l.partition === p));
     // Nothing could be evaluated before the last partition delivered.
     byPartition.advanceWatermark(T0 + 100 * MIN);
 
