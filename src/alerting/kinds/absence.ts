@@ -1,7 +1,7 @@
 // absence: a group that had at least min_events in the lookback and none in the window.
-import { formatDuration } from '../../kernel/duration.ts';
 import type { AbsenceRule } from '../types.ts';
 import type { RuleKindDefinition } from './kind.ts';
+import { readLookback } from './lookback.ts';
 import { num } from './promql.ts';
 
 export const absence: RuleKindDefinition<AbsenceRule> = {
@@ -15,13 +15,7 @@ export const absence: RuleKindDefinition<AbsenceRule> = {
     needsSelector: false,
     mustGroupBy: null,
     parse(base, read) {
-      const lookbackPath = read.at('lookback');
-      const lookbackMs = read.duration(lookbackPath, read.raw.lookback as string | undefined, null) ?? 0;
-      read.multipleOfInterval(lookbackPath, lookbackMs, 'lookback');
-      if (lookbackMs !== 0 && base.windowMs > lookbackMs) {
-        read.problem('E_WINDOW_EXCEEDS_LOOKBACK', lookbackPath, `window ${formatDuration(base.windowMs)} is longer than lookback ${formatDuration(lookbackMs)}`);
-      }
-      return { ...base, kind: 'absence', lookbackMs };
+      return { ...base, kind: 'absence', lookbackMs: readLookback(base, read) };
     },
   },
   spanMs: (rule) => rule.windowMs + rule.lookbackMs,

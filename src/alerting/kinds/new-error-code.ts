@@ -1,9 +1,9 @@
 // new_error_code: a code (group) with events in the window and none in the lookback before it.
 // The engine holds the window bucket by bucket and the lookback only as "newest older non-empty
 // bucket" (olderMax), which is all the condition needs.
-import { formatDuration } from '../../kernel/duration.ts';
 import type { NewErrorCodeRule } from '../types.ts';
 import type { RuleKindDefinition } from './kind.ts';
+import { readLookback } from './lookback.ts';
 import { num } from './promql.ts';
 
 export const newErrorCode: RuleKindDefinition<NewErrorCodeRule> = {
@@ -17,13 +17,7 @@ export const newErrorCode: RuleKindDefinition<NewErrorCodeRule> = {
     needsSelector: false,
     mustGroupBy: 'code',
     parse(base, read) {
-      const lookbackPath = read.at('lookback');
-      const lookbackMs = read.duration(lookbackPath, read.raw.lookback as string | undefined, null) ?? 0;
-      read.multipleOfInterval(lookbackPath, lookbackMs, 'lookback');
-      if (lookbackMs !== 0 && base.windowMs > lookbackMs) {
-        read.problem('E_WINDOW_EXCEEDS_LOOKBACK', lookbackPath, `window ${formatDuration(base.windowMs)} is longer than lookback ${formatDuration(lookbackMs)}`);
-      }
-      return { ...base, kind: 'new_error_code', lookbackMs };
+      return { ...base, kind: 'new_error_code', lookbackMs: readLookback(base, read) };
     },
   },
   spanMs: (rule) => rule.windowMs + rule.lookbackMs,
