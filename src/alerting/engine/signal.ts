@@ -1,7 +1,9 @@
 // What the engine reads of one classified event: where it came from (for per-partition event time and
 // the checkpoint's offsets), its event time, and the fields rules select and group on. Small and flat
 // so a worker thread can send it as a tuple; `signalOf` adapts the in-thread ProcessedEvent.
-import type { ProcessedEvent } from '../../pipeline/types.ts';
+import type { Classification } from '../../classify/classification.ts';
+import type { CorrelationFacts, ProcessedEvent } from '../../pipeline/types.ts';
+import type { SourceRecord } from '../../sources/record.ts';
 
 export interface EngineSignal {
   /** Kafka topic; '' for the file/stdin path, which is one pseudo-partition. */
@@ -47,21 +49,32 @@ export function emptySignal(): EngineSignal {
  * offsets; every other source is the one pseudo-partition ('', 0) without offsets.
  */
 export function signalOf(processed: ProcessedEvent, into: EngineSignal = emptySignal()): EngineSignal {
-  const r = processed.record;
-  const c = processed.classification;
-  const v = processed.correlation?.violationOf ?? null;
-  const kafka = r.source === 'kafka';
-  into.topic = kafka ? r.topic : '';
-  into.partition = kafka ? r.partition : 0;
-  into.offset = kafka ? Number(r.offset) : -1;
-  into.timestampMs = processed.event.timestampMs;
+  return fillSignal(into, processed.record, processed.event.timestampMs, processed.classification, processed.correlation?.violationOf ?? null);
+}
+
+/**
+ * Fills `into` from the parts of an event the engine reads and returns it: in-thread from a
+ * ProcessedEvent (signalOf), on the worker path from the main thread's signal tuples.
+ */
+export function fillSignal(
+  into: EngineSignal,
+  record: SourceRecord,
+  timestampMs: number,
+  c: Pick<Classification, 'outcome' | 'provider' | 'operation' | 'code' | 'category' | 'retry'>,
+  violation: CorrelationFacts['violationOf'],
+): EngineSignal {
+  const kafka = record.source === 'kafka';
+  into.topic = kafka ? record.topic : '';
+  into.partition = kafka ? record.partition : 0;
+  into.offset = kafka ? Number(record.offset) : -1;
+  into.timestampMs = timestampMs;
   into.isError = c.outcome === 'error';
   into.provider = c.provider;
   into.operation = c.operation;
   into.code = c.code;
   into.category = c.category;
   into.retry = c.retry;
-  into.violationRetry = v === null ? null : v.retry;
-  into.violationCode = v === null ? null : v.code;
+  into.violationRetry = violation === null ? null : violation.retry;
+  into.violationCode = violation === null ? null : violation.code;
   return into;
 }

@@ -4,7 +4,7 @@
 // violation id. New classes and violations travel with the batch that first used them. The main
 // thread turns the numbers back into the engine's EngineSignal and into SignalEvents for other
 // sinks, against its copy of each worker's tables.
-import type { EngineSignal } from '../../alerting/engine/signal.ts';
+import { fillSignal, type EngineSignal } from '../../alerting/engine/signal.ts';
 import type { CorrelationFacts, ProcessedEvent, SignalEvent } from '../types.ts';
 import type { SourceRecord } from '../../sources/record.ts';
 import { SIGNAL_STRIDE, type BatchReply, type SignalClass, type ViolationTuple } from './protocol.ts';
@@ -126,23 +126,7 @@ export class SignalUnpacker {
   /** The alert engine's input for tuple `k` of `signals`, filled into `into` (as signalOf does in-thread). */
   engineSignal(signals: Float64Array, k: number, records: readonly SourceRecord[], into: EngineSignal): EngineSignal {
     const at = k * SIGNAL_STRIDE;
-    const record = records[signals[at]!]!;
-    const c = this.classes[signals[at + 2]!]!;
-    const v = this.violations[signals[at + 3]!]!.violationOf;
-    const kafka = record.source === 'kafka';
-    into.topic = kafka ? record.topic : '';
-    into.partition = kafka ? record.partition : 0;
-    into.offset = kafka ? Number(record.offset) : -1;
-    into.timestampMs = signals[at + 1]!;
-    into.isError = c.outcome === 'error';
-    into.provider = c.provider;
-    into.operation = c.operation;
-    into.code = c.code;
-    into.category = c.category;
-    into.retry = c.retry;
-    into.violationRetry = v === null ? null : v.retry;
-    into.violationCode = v === null ? null : v.code;
-    return into;
+    return fillSignal(into, records[signals[at]!]!, signals[at + 1]!, this.classes[signals[at + 2]!]!, this.violations[signals[at + 3]!]!.violationOf);
   }
 
   /** The event of tuple `k` of `signals`, for records `records`; valid until the next call. */
