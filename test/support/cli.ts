@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -14,8 +15,13 @@ export interface CliResult {
 }
 
 /** Runs `paysignal ARGS` under the project's Node 24, feeding `stdin` if given. */
-export async function runPaysignal(args: readonly string[], options: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runPaysignal(args: readonly string[], options: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   const child = spawn(PROJECT_NODE, [PAYSIGNAL_BIN, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  return outputOf(child, options);
+}
+
+/** Feeds a spawned command `stdin` (or nothing) and collects its exit code and output; killed after `timeoutMs` (30 s). */
+export function outputOf(child: ChildProcessByStdio<Writable, Readable, Readable>, options: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -23,9 +29,13 @@ export async function runPaysignal(args: readonly string[], options: { stdin?: s
   child.stdin.on('error', () => undefined);
   child.stdin.end(options.stdin ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
-  clearTimeout(timer);
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
 }
 
 export function jsonLines(text: string): Array<Record<string, unknown>> {
