@@ -33,6 +33,18 @@ async function historyThroughFirstProcess(s: Scenario) {
 
 let uninterrupted: { ms: number; startsAt: string };
 
+/** A second process of the scenario's group restores the first one's state, and the burst then pages as it does in the uninterrupted run. */
+async function restartPagesAsUninterrupted(s: Scenario, stoppedBy: string): Promise<{ ms: number; startsAt: string }> {
+  const second = await h.run(s);
+  expect(await second.metric('paysignal_alert_state_restores_total', { result: 'restored' })).toBe(1);
+  const page = await burstToPage(s);
+  expect(page.startsAt).toBe(uninterrupted.startsAt);
+  expect(page.ms).toBeLessThan(uninterrupted.ms + 2000);
+  console.log(`${stoppedBy} restart: page ${page.ms} ms after the burst, uninterrupted ${uninterrupted.ms} ms`);
+  expect(await second.process.stop(15_000)).toBe(0);
+  return page;
+}
+
 beforeAll(async () => {
   h = await startHarness();
   // The yardstick: history and burst through one process that never stops.
@@ -52,14 +64,8 @@ describe('paysignal run restores the alert engine from the state topic', () => {
     const first = await historyThroughFirstProcess(s);
     expect(await first.process.stop(15_000)).toBe(0);
 
-    const second = await h.run(s);
-    expect(await second.metric('paysignal_alert_state_restores_total', { result: 'restored' })).toBe(1);
-    const page = await burstToPage(s);
-    expect(page.startsAt).toBe(uninterrupted.startsAt);
+    const page = await restartPagesAsUninterrupted(s, 'SIGTERM');
     expect(page.startsAt).toBe(new Date(base + 60_000).toISOString()); // evaluated at the end of the burst's minute
-    expect(page.ms).toBeLessThan(uninterrupted.ms + 2000);
-    console.log(`SIGTERM restart: page ${page.ms} ms after the burst, uninterrupted ${uninterrupted.ms} ms`);
-    expect(await second.process.stop(15_000)).toBe(0);
   });
 
   it('after SIGKILL and a restart, a burst pages as fast as in a process that never stopped', async () => {
@@ -68,13 +74,7 @@ describe('paysignal run restores the alert engine from the state topic', () => {
     first.process.child.kill('SIGKILL');
     expect((await first.process.exited).signal).toBe('SIGKILL');
 
-    const second = await h.run(s);
-    expect(await second.metric('paysignal_alert_state_restores_total', { result: 'restored' })).toBe(1);
-    const page = await burstToPage(s);
-    expect(page.startsAt).toBe(uninterrupted.startsAt);
-    expect(page.ms).toBeLessThan(uninterrupted.ms + 2000);
-    console.log(`SIGKILL restart: page ${page.ms} ms after the burst, uninterrupted ${uninterrupted.ms} ms`);
-    expect(await second.process.stop(15_000)).toBe(0);
+    await restartPagesAsUninterrupted(s, 'SIGKILL');
   });
 
   it('starts cold on a corrupt checkpoint and on one of another format version: counted, logged, and running', async () => {
