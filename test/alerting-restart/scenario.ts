@@ -12,6 +12,7 @@ import { createStateTopic } from '../../src/sources/kafka/state-topic.ts';
 import { startAlertmanager, type GettableAlert, type RunningAlertmanager } from '../support/alertmanager.ts';
 import { EVENT_KINDS, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { startProcess, waitFor, type RunningProcess } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = join(root, 'node_modules', '.bin', 'node');
@@ -150,12 +151,7 @@ export async function startHarness(): Promise<Harness> {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         PAYSIGNAL_LOG_LEVEL: 'info',
-        PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-        PAYSIGNAL_HTTP_PORT: '0',
-        KAFKA_BROKERS: kafka.bootstrapServers,
-        KAFKA_TOPIC: s.topic,
-        KAFKA_GROUP_ID: s.group,
-        KAFKA_DLQ_TOPIC: `${s.topic}.dlq`,
+        ...serviceEnv(kafka.bootstrapServers, { topic: s.topic, group: s.group, dlq: `${s.topic}.dlq` }),
         PAYSIGNAL_RULES: s.rulesDir,
         ALERTMANAGER_URL: am.url,
       },

@@ -21,6 +21,7 @@ import { createLogger } from '../../src/logging.ts';
 import type { EventSink } from '../../src/pipeline/types.ts';
 import { DEAD_LETTER_HEADERS } from '../../src/sinks/dead-letter.ts';
 import { waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 import {
   countByProviderAndCode,
   createFaultySockets,
@@ -70,15 +71,9 @@ async function start(options: ServiceOptions): Promise<RunningService> {
   backoff: { initial: 200ms, max: 2s }
 `;
   const config = parseConfig(yaml, join(dir, 'paysignal.yaml'), {
-    KAFKA_BROKERS: kafka.bootstrapServers,
-    KAFKA_TOPIC: options.topic,
-    KAFKA_GROUP_ID: options.group,
-    KAFKA_DLQ_TOPIC: options.dlq,
+    ...serviceEnv(kafka.bootstrapServers, options),
     KAFKA_FROM_BEGINNING: 'true',
     PAYSIGNAL_EVENTS_FILE: options.eventsFile,
-    // Every service serves /metrics: on loopback, on a port the OS picks.
-    PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-    PAYSIGNAL_HTTP_PORT: '0',
     ...options.env,
   });
   const logger = createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' });

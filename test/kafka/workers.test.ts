@@ -16,6 +16,7 @@ import type { WorkerPool } from '../../src/pipeline/workers/pool.ts';
 import { makeEvents, readEventLines, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 let kafka: TestKafka;
 let otlp: OtlpReceiver;
@@ -87,15 +88,10 @@ rules:
 ${options.yaml ?? ''}`,
     join(dir, 'paysignal.yaml'),
     {
-      KAFKA_BROKERS: kafka.bootstrapServers,
-      KAFKA_TOPIC: options.topic,
-      KAFKA_GROUP_ID: options.group,
-      KAFKA_DLQ_TOPIC: options.dlq,
+      ...serviceEnv(kafka.bootstrapServers, options),
       KAFKA_FROM_BEGINNING: 'true',
       PAYSIGNAL_EVENTS_FILE: options.eventsFile,
       PAYSIGNAL_RULES: join(dir, 'rules'),
-      PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-      PAYSIGNAL_HTTP_PORT: '0',
     },
   );
   const service = await startService({ config, logger: createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' }) });

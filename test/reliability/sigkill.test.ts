@@ -14,6 +14,7 @@ import { PROJECT_NODE, ROOT } from '../support/cli.ts';
 import { makeEvents, readEventLines, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { startProcess, waitFor, type RunningProcess } from '../support/processes.ts';
 import { rng } from '../support/random.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 const ENTRY = join(ROOT, 'test', 'support', 'paysignal-run.ts');
 const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 1_000_000);
@@ -65,12 +66,7 @@ describe('SIGKILL at random points of a stream', () => {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       PAYSIGNAL_LOG_LEVEL: 'info',
-      PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-      PAYSIGNAL_HTTP_PORT: '0',
-      KAFKA_BROKERS: kafka.bootstrapServers,
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: group,
-      KAFKA_DLQ_TOPIC: dlq,
+      ...serviceEnv(kafka.bootstrapServers, { topic, group, dlq }),
       // Worker mode, whatever the machine's cores: the batches in hand are on worker threads when killed.
       PAYSIGNAL_WORKERS: '2',
     };
