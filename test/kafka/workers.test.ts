@@ -1,7 +1,8 @@
 // The Kafka path on processing workers (processing.workers): the service in process against the
 // embedded broker (or KAFKA_BROKERS), compared with the same service on one thread over the same
 // topic: the same metrics, the same alerts, the same dead letters; every partition in order on one
-// worker; a crashed worker's batch processed again; a worker that cannot start stops the startup.
+// worker; a crashed worker's batch processed again and its counts kept; a worker that cannot start
+// stops the startup.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -234,6 +235,7 @@ describe('processing workers', () => {
     const first = makeEvents('crash', 400);
     await kafka.produce(topic, first.map((e) => e.message));
     await waitCommitted(group, topic);
+    const before = series(await scrape(service));
 
     // Worker 0 dies; what arrives next for its partitions waits for its replacement.
     await pool.worker(0).terminate();
@@ -242,7 +244,14 @@ describe('processing workers', () => {
     await waitCommitted(group, topic);
     const ids = new Set(readEventLines(eventsFile).map((l) => l.correlation_id));
     expect([...first, ...second].filter((e) => !ids.has(e.id))).toEqual([]);
-    expect(await (await fetch(`${service.http.url}/metrics`)).text()).toContain('payment_provider_calls_total');
+    // Its counts stay in /metrics under its replacement's: no counter goes down, none is lost (every
+    // batch it finished was scraped before it died), and the restart is counted.
+    const after = series(await scrape(service));
+    for (const [key, value] of before) expect(after.get(key), key).toBeGreaterThanOrEqual(value);
+    let calls = 0;
+    for (const [key, value] of after) if (key.startsWith('payment_provider_calls_total{')) calls += value;
+    expect(calls).toBe(800);
+    expect(after.get('paysignal_worker_restarts_total{reason="exited"}')).toBe(1);
   });
 
   it('a worker that cannot start stops the startup with its configuration error', async () => {
