@@ -46,7 +46,7 @@ RUN npm install -g --omit=dev --ignore-scripts --no-audit --no-fund /tmp/paysign
 # NODE_OPTIONS: the V8 heap settings paysignal ships with (src/service-node-options.ts explains them;
 # the chart's `nodeOptions` value overrides them).
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=8" \
+    NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=8" \
     PAYSIGNAL_HTTP_HOST=0.0.0.0 \
     PAYSIGNAL_HTTP_PORT=9464
 WORKDIR /app
