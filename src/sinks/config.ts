@@ -29,7 +29,7 @@ export const metricsSection = section('metrics', 'Prometheus metrics on /metrics
 
 export const tracingSection = section('tracing', 'OpenTelemetry spans over OTLP/HTTP (endpoint and protocol from the standard OTEL_* variables).', {
   enabled: setting.boolean({ description: 'Export one span per call.', default: true }),
-  success_sample_ratio: setting.ratio({ description: 'Share of successful calls that get a span; every error gets one.', default: 0.1 }),
+  success_sample_ratio: setting.ratio({ description: 'Share of successful calls that get a span (chosen by trace id, so all attempts of a payment agree); errors are limited by max_error_spans_per_second instead.', default: 0.1 }),
   max_error_spans_per_second: setting.integer({
     description: 'Error spans kept per second; above it, sampled per (provider, code), kept spans carry payment.sample_weight. 0 = keep every error span.',
     default: 1000,
