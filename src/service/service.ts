@@ -39,6 +39,9 @@ function discardingDeadLetter(logger: Logger): DeadLetterSink {
   };
 }
 
+/** Batches in hand per processing worker (fetch-ahead): one being processed, the next ones waiting in its queue. */
+const FETCH_AHEAD_BATCHES_PER_WORKER = 4;
+
 /** What processes the source's batches: the in-thread pipeline, or the pool of processing workers. */
 export interface BatchProcessor extends RecordBatchHandler {
   /** Flushes and closes every sink (and stops the workers). */
@@ -177,7 +180,13 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     if (ok && engine !== null && assigned !== null) engine.assignPartitions(assigned);
   });
   const source = createKafkaSource(
-    { ...kafkaSourceOptions(config), socketFactory: options.socketFactory },
+    {
+      ...kafkaSourceOptions(config),
+      socketFactory: options.socketFactory,
+      // With workers the source fetches on while they process (docs/architecture.md#worker-threads):
+      // enough batches in hand to keep every worker busy, and at most one more fetch's bytes.
+      fetchAhead: workers === 0 ? null : { maxBatches: FETCH_AHEAD_BATCHES_PER_WORKER * workers, maxBytes: config.kafka.max_bytes },
+    },
     {
       handler: pipeline,
       registry,

@@ -9,6 +9,14 @@
 //   resolved offset, so the partition is paused for a back-off and the same records come again.
 // - Memory stays bounded: kafkajs fetches again only after the batches of the previous fetch were
 //   handled, so at most one fetch response (`maxBytes`) per broker is in memory.
+// - Fetch-ahead (`fetchAhead`, with processing workers): a batch is handed to the handler and its
+//   offset resolved at once, so kafkajs fetches on while the workers work; a batch waits for room
+//   only when the bound of batches/bytes in hand is reached, which holds kafkajs's next fetch. The
+//   commits are ours alone (kafkajs's auto-commit is off, it would commit the resolved, unprocessed
+//   offsets): per partition, up to the end of the unbroken run of processed batches (in-flight.ts).
+//   A failed batch abandons the partition's later batches in hand, and the partition is sought back
+//   to the failed batch's first offset and paused for a back-off, so it is read again from there.
+//   A new assignment abandons every batch in hand (kafkajs fetches from the committed offsets again).
 // - Heartbeats continue while a long batch is in the pipeline.
 // - Rebalances: the assignment comes with every group join; lag series of partitions that are no
 //   longer ours are removed. Newly assigned partitions stay paused until their start is decided
@@ -24,7 +32,8 @@
 //   of processed batches are collected and committed together at most every `commitIntervalMs`,
 //   each time after `beforeCommit` resolved, so whatever it stores covers every committed offset and
 //   costs one write per interval, not one per batch. A crash repeats at most that interval.
-// - stop(): the batch in hand is finished and committed, then the consumer leaves the group.
+// - stop(): the batch in hand (with fetch-ahead: every batch in hand) is finished and committed, then
+//   the consumer leaves the group.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, TopicPartitions } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -33,6 +42,7 @@ import type { RecordBatchHandler } from '../../pipeline/types.ts';
 import type { SourceRecord } from '../record.ts';
 import { createKafkaClient, type KafkaClientOptions } from './client.ts';
 import { createKafkaSourceMetrics, type KafkaErrorKind, type KafkaSourceMetrics } from './metrics.ts';
+import { InFlightBatches, type FetchAheadBound } from './in-flight.ts';
 import { jumpedOver, startPosition, type RetainedRange, type StartPosition } from './positions.ts';
 
 export interface KafkaSourceOptions extends KafkaClientOptions {
@@ -55,6 +65,12 @@ export interface KafkaSourceOptions extends KafkaClientOptions {
   readonly readinessStaleMs?: number | undefined;
   /** With `beforeCommit`: how often processed offsets are committed (rules.checkpoint_interval). */
   readonly commitIntervalMs: number;
+  /**
+   * Fetch-ahead (for a handler that processes elsewhere, the worker threads): a batch is handed over
+   * and kafkajs fetches on while it is processed, up to this bound; only processed batches are
+   * committed. Absent: each batch is processed before kafkajs fetches again.
+   */
+  readonly fetchAhead?: FetchAheadBound | null | undefined;
 }
 
 export interface AssignedPartition {
@@ -192,6 +208,11 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
   /** Deciding where the partitions of the current assignment start; batches wait for it. */
   let positioning: Promise<void> | null = null;
   const readyWaiters = new Set<() => void>();
+  const inFlight = options.fetchAhead == null ? null : new InFlightBatches(options.fetchAhead);
+  /** Commits are made by commitCollected: with beforeCommit, and with fetch-ahead. */
+  const collectsCommits = beforeCommit !== undefined || inFlight !== null;
+  /** Fetch-ahead: bumped per partition whenever it is sought back to a failed batch. */
+  const rereads = new Map<string, number>();
 
   const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
   const isAssigned = (topic: string, partition: number): boolean => assignment.get(topic)?.has(partition) ?? false;
@@ -220,6 +241,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         nextOffsets.delete(key(topic, partition));
         // Not ours to commit any more: the new owner may have moved on already.
         uncommitted.delete(key(topic, partition));
+        inFlight?.drop(key(topic, partition));
         failures.delete(key(topic, partition));
       }
     }
@@ -366,6 +388,10 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       nextOffsets.set(k, from);
     }
     const records = batch.messages.map((m) => toSourceRecord(topic, partition, m));
+    if (inFlight !== null) {
+      await handOver(payload, inFlight, records, from);
+      return;
+    }
     const stopTimer = metrics.batchDuration.startTimer();
     const beat = setInterval(() => {
       heartbeat().catch((error: unknown) => logger.debug({ err: error, topic, partition }, 'heartbeat during a batch failed'));
@@ -441,21 +467,123 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
   }
 
   /**
+   * Fetch-ahead: hands the batch to the handler and returns once it is in hand (after waiting for
+   * room in the bound), so kafkajs fetches on; its outcome is taken when it settles.
+   */
+  async function handOver(payload: EachBatchPayload, batches: InFlightBatches, records: SourceRecord[], from: bigint | null): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isStale } = payload;
+    const { topic, partition } = batch;
+    const k = key(topic, partition);
+    const c = consumer;
+    let bytes = 0;
+    for (const message of batch.messages) bytes += message.value?.length ?? 0;
+    const ofGeneration = generation;
+    const ofReread = rereads.get(k) ?? 0;
+    if (!batches.hasRoomFor(bytes)) {
+      const beat = setInterval(() => {
+        heartbeat().catch((error: unknown) => logger.debug({ err: error, topic, partition }, 'heartbeat while waiting for room failed'));
+      }, Math.max(100, Math.floor(heartbeatIntervalMs / 2)));
+      try {
+        await batches.waitForRoom(bytes);
+      } finally {
+        clearInterval(beat);
+      }
+    }
+    // Meanwhile stopping, a new assignment, or a failed batch of the partition (sought back) made
+    // this batch one not to process: kafkajs fetches it again where it is due.
+    if (stopping || c === null || consumer !== c || generation !== ofGeneration || (rereads.get(k) ?? 0) !== ofReread || isStale()) return;
+    const last = batch.lastOffset();
+    const next = BigInt(last) + 1n;
+    const handed = batches.add(k, from ?? BigInt(records[0]!.offset), next, bytes);
+    const stopTimer = metrics.batchDuration.startTimer();
+    let outcome: Promise<void>;
+    try {
+      outcome = handler.handleBatch(records);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    resolveOffset(last);
+    nextOffsets.set(k, next);
+    if (isAssigned(topic, partition)) {
+      const lag = BigInt(batch.highWatermark) - next;
+      metrics.lag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
+    }
+    outcome.then(
+      () => {
+        stopTimer();
+        const committable = batches.settle(k, handed, true);
+        if (handed.abandoned) return;
+        failures.delete(k);
+        metrics.consumed.inc({ topic }, records.length);
+        if (committable === null || !isAssigned(topic, partition)) return;
+        uncommitted.set(k, { topic, partition, offset: committable });
+        void commitCollected(beforeCommit === undefined || stopping);
+      },
+      (error: unknown) => {
+        batches.settle(k, handed, false);
+        if (handed.abandoned) {
+          logger.debug({ err: error, topic, partition, firstOffset: batch.firstOffset() }, 'an abandoned batch failed; it is read again anyway');
+          return;
+        }
+        rereadFrom(c, topic, partition, handed.from, error, batch);
+      },
+    );
+  }
+
+  /**
+   * Fetch-ahead: a batch failed. The partition's batches in hand are abandoned and it is read again
+   * from the first one not processed (the failed batch, or an earlier one still in hand).
+   */
+  function rereadFrom(c: Consumer, topic: string, partition: number, failedFrom: bigint, error: unknown, batch: Batch): void {
+    const k = key(topic, partition);
+    const firstInHand = inFlight?.drop(k) ?? null;
+    const offset = firstInHand !== null && firstInHand < failedFrom ? firstInHand : failedFrom;
+    rereads.set(k, (rereads.get(k) ?? 0) + 1);
+    countError('handler');
+    const attempt = (failures.get(k) ?? 0) + 1;
+    failures.set(k, attempt);
+    const delay = backoff(attempt);
+    lastError = errorText(error);
+    logger.error(
+      { err: error, topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset(), attempt, retryInMs: delay },
+      'batch failed in the pipeline; not committed, the partition is read again from this batch after a back-off',
+    );
+    // Nothing of the partition is committed past this batch (the abandoned ones are never
+    // committed); when the partition is no longer ours, or the service stops, its new reader starts
+    // at the committed offset anyway.
+    if (stopping || consumer !== c || !isAssigned(topic, partition)) return;
+    nextOffsets.set(k, offset);
+    try {
+      c.seek({ topic, partition, offset: offset.toString() });
+      c.pause([{ topic, partitions: [partition] }]);
+    } catch (seekError) {
+      logger.warn({ err: seekError, topic, partition }, 'cannot seek back to the failed batch; it is read again from the committed offset after the next rejoin');
+      return;
+    }
+    const ofGeneration = generation;
+    const timer = setTimeout(() => {
+      resumeTimers.delete(timer);
+      if (!stopping && consumer === c && generation === ofGeneration) c.resume([{ topic, partitions: [partition] }]);
+    }, delay);
+    resumeTimers.add(timer);
+  }
+
+  /**
    * Commits the collected offsets (when `force`, or once the interval is up) after `beforeCommit`.
    * One commit at a time; resolves with the error when a rebalance refused it, else null.
    */
   async function commitCollected(force: boolean): Promise<Error | null> {
     while (committing !== null) await committing;
     const c = consumer;
-    if (beforeCommit === undefined || c === null || uncommitted.size === 0) return null;
-    if (!force && Date.now() - lastCommitAt < commitIntervalMs) return null;
+    if (!collectsCommits || c === null || uncommitted.size === 0) return null;
+    if (!force && beforeCommit !== undefined && Date.now() - lastCommitAt < commitIntervalMs) return null;
     // Taken before beforeCommit: whatever it stores was handed these batches already.
     const offsets = [...uncommitted.values()];
     uncommitted.clear();
     let refused: Error | null = null;
     committing = (async () => {
       try {
-        await beforeCommit();
+        if (beforeCommit !== undefined) await beforeCommit();
         await c.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() })));
         lastContactAt = Date.now();
       } catch (error) {
@@ -516,6 +644,8 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       }
       setAssignment(next);
       generation += 1;
+      // kafkajs fetches every partition from its committed offset again after a join.
+      inFlight?.dropAll();
       if (deps.onAssignment !== undefined) {
         const partitions: AssignedPartition[] = [];
         for (const { topic, partitions: numbers } of assigned) for (const partition of numbers) partitions.push({ topic, partition });
@@ -587,8 +717,8 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         state = 'joining';
         await consumer.run({
           // Commits only offsets we resolved, i.e. processed ones (and retries a failed commit of
-          // ours); with beforeCommit, commits are ours alone (commitCollected).
-          autoCommit: beforeCommit === undefined,
+          // ours); with beforeCommit or fetch-ahead, commits are ours alone (commitCollected).
+          autoCommit: !collectsCommits,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
           eachBatch,
@@ -641,8 +771,8 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         lagTimer = setInterval(() => void refreshLag(), lagRefreshIntervalMs);
         lagTimer.unref();
       }
-      if (beforeCommit !== undefined) {
-        // Offsets of the last batches before traffic pauses are committed too.
+      if (collectsCommits) {
+        // Offsets of the last batches before traffic pauses (or whose commit failed) are committed too.
         commitTimer = setInterval(() => void commitCollected(false), commitIntervalMs);
         commitTimer.unref();
       }
@@ -658,9 +788,13 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       if (commitTimer !== null) clearInterval(commitTimer);
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();
+      // Batches waiting for room are not handed over any more.
+      inFlight?.close();
       const work = (async () => {
+        // Batches in hand finish first (kafkajs commits nothing itself once it stops running).
+        if (inFlight !== null) await inFlight.settled();
         // What was processed is committed while still a member; the batch in hand commits itself.
-        if (beforeCommit !== undefined && joined) await commitCollected(true);
+        if (collectsCommits && joined) await commitCollected(true);
         // disconnect() waits for the batch in hand (which commits), then leaves the group.
         if (consumer !== null) await consumer.disconnect();
         if (supervisor !== null) await supervisor;
