@@ -392,7 +392,8 @@ describe('kafka source with the pipeline', () => {
       group,
       eventsFile,
       sinks: [stalling],
-      yaml: 'kafka:\n  partitions_consumed_concurrently: 1\n  heartbeat_interval: 500ms\n  session_timeout: 6s\n  max_wait: 200ms\n',
+      // On the main thread: with workers the source fetches ahead (test/kafka/fetch-ahead.test.ts).
+      yaml: 'processing:\n  workers: 0\nkafka:\n  partitions_consumed_concurrently: 1\n  heartbeat_interval: 500ms\n  session_timeout: 6s\n  max_wait: 200ms\n',
     });
     await service.source.waitUntilReady(30_000);
     const joinedAt = Date.now();

@@ -85,8 +85,9 @@ async function topicOfBatches(prefix: string, recordBatches: number): Promise<st
   return topic;
 }
 
-function startSource(topic: string, group: string, handler: RecordBatchHandler, fetchAhead: FetchAheadBound): { source: KafkaSource; registry: Registry } {
-  const settings = parseConfig('kafka:\n  heartbeat_interval: 300ms\n  max_wait: 200ms\n  max_bytes_per_partition: 1024\n  backoff: { initial: 300ms, max: 1s }\n', null, {
+function startSource(topic: string, group: string, handler: RecordBatchHandler, fetchAhead: FetchAheadBound, kafkaYaml = ''): { source: KafkaSource; registry: Registry } {
+  const yaml = kafkaYaml || '  heartbeat_interval: 300ms\n';
+  const settings = parseConfig(`kafka:\n${yaml}  max_wait: 200ms\n  max_bytes_per_partition: 1024\n  backoff: { initial: 300ms, max: 1s }\n`, null, {
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: group,
@@ -199,6 +200,27 @@ describe('kafka source fetching ahead of the processing workers', () => {
     await waitFor('everything committed', async () => ((await committed(group, topic)) === BigInt(MESSAGES) ? true : undefined), 30_000);
     const processed = new Set(handler.batches.filter((b) => b !== first && b !== second).flatMap((b) => b.offsets));
     expect(processed.size).toBe(MESSAGES);
+    await source.stop(15_000);
+  }, 90_000);
+
+  it('keeps its place in the group while the bound stays full for longer than the session timeout', async () => {
+    const topic = await topicOfBatches('full', 6);
+    const group = `full-${topic}`;
+    const handler = heldBatches();
+    const { source, registry } = startSource(topic, group, handler, { maxBatches: 2, maxBytes: 1 << 20 }, '  heartbeat_interval: 500ms\n  session_timeout: 6s\n');
+    await source.waitUntilReady(30_000);
+    await waitFor('two batches in hand', () => (handler.batches.length >= 2 ? true : undefined), 20_000);
+    // The third batch waits for room for 9 s; the session times out after 6 s without heartbeats.
+    await sleep(9000);
+    expect(handler.batches).toHaveLength(2);
+    handler.autoProcess = true;
+    for (const held of handler.batches) held.process();
+    await waitFor('everything committed', async () => ((await committed(group, topic)) === 30n ? true : undefined), 30_000);
+    // No rebalance, no restart: nothing was handed over twice.
+    expect(source.status()).toMatchObject({ ready: true, consumerRestarts: 0 });
+    const { values } = await registry.getSingleMetric('paysignal_kafka_errors_total')!.get();
+    expect(values.reduce((sum, v) => sum + v.value, 0)).toBe(0);
+    expect(handler.batches.flatMap((b) => b.offsets)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
     await source.stop(15_000);
   }, 90_000);
 

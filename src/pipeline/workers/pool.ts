@@ -7,8 +7,9 @@
 // What the main thread does with a worker's reply, before the batch resolves: rejected records go
 // to the dead-letter producer (with their original bytes and headers, which never left this
 // thread), every event's signal tuple goes to the alert engine and any extra sinks, the rendered
-// events-file lines go to the events file. Memory stays bounded as without workers: the source
-// hands over at most `partitions_consumed_concurrently` batches at a time.
+// events-file lines go to the events file. Memory stays bounded by the source, which keeps at most
+// a bound of batches and bytes in the workers' hands (fetch-ahead, src/sources/kafka/in-flight.ts).
+// Batches of one partition handed over before earlier ones resolved reach its worker in order.
 import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Counter, type Registry } from 'prom-client';
