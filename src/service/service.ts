@@ -39,8 +39,11 @@ function discardingDeadLetter(logger: Logger): DeadLetterSink {
   };
 }
 
-/** Batches in hand per processing worker (fetch-ahead): one being processed, the next ones waiting in its queue. */
-const FETCH_AHEAD_BATCHES_PER_WORKER = 4;
+/**
+ * Batches in hand per processing worker (fetch-ahead). Enough that the workers are still busy while
+ * kafkajs fetches the next response (bench/RESULTS.md, "fetch-ahead"); kafka.max_bytes bounds the bytes.
+ */
+const FETCH_AHEAD_BATCHES_PER_WORKER = 64;
 
 /** What processes the source's batches: the in-thread pipeline, or the pool of processing workers. */
 export interface BatchProcessor extends RecordBatchHandler {
@@ -183,8 +186,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     {
       ...kafkaSourceOptions(config),
       socketFactory: options.socketFactory,
-      // With workers the source fetches on while they process (docs/architecture.md#worker-threads):
-      // enough batches in hand to keep every worker busy, and at most one more fetch's bytes.
+      // With workers the source fetches on while they process (docs/architecture.md#worker-threads),
+      // with at most one more fetch's bytes in their hands.
       fetchAhead: workers === 0 ? null : { maxBatches: FETCH_AHEAD_BATCHES_PER_WORKER * workers, maxBytes: config.kafka.max_bytes },
     },
     {

@@ -51,12 +51,17 @@ export class InFlightBatches {
     return this.count < this.bound.maxBatches && this.bytes + bytes <= this.bound.maxBytes;
   }
 
-  /** Resolves true once a batch of `bytes` fits in the bound, false when closed meanwhile. */
-  async waitForRoom(bytes: number): Promise<boolean> {
-    while (!this.closed && !this.hasRoomFor(bytes)) {
-      await new Promise<void>((resolve) => this.roomWaiters.add(resolve));
-    }
-    return !this.closed;
+  /** No more batches are to be taken (stopping). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Resolves when a batch in hand settled or the bound was closed. The caller checks the room again
+   * and takes its batch in the same synchronous step, so concurrent callers do not overshoot.
+   */
+  roomFreed(): Promise<void> {
+    return new Promise<void>((resolve) => this.roomWaiters.add(resolve));
   }
 
   /** Takes a batch of partition `key` into hand, behind the partition's earlier ones. */

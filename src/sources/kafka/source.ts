@@ -14,8 +14,9 @@
 //   only when the bound of batches/bytes in hand is reached, which holds kafkajs's next fetch. The
 //   commits are ours alone (kafkajs's auto-commit is off, it would commit the resolved, unprocessed
 //   offsets): per partition, up to the end of the unbroken run of processed batches (in-flight.ts).
-//   A failed batch abandons the partition's later batches in hand, and the partition is sought back
-//   to the failed batch's first offset and paused for a back-off, so it is read again from there.
+//   A failed batch abandons the partition's batches in hand, and the partition is sought back to
+//   the first unprocessed offset (the failed batch's, or that of an earlier batch still in hand)
+//   and paused for a back-off, so it is read again from there.
 //   A new assignment abandons every batch in hand (kafkajs fetches from the committed offsets again).
 // - Heartbeats continue while a long batch is in the pipeline.
 // - Rebalances: the assignment comes with every group join; lag series of partitions that are no
@@ -484,13 +485,14 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         heartbeat().catch((error: unknown) => logger.debug({ err: error, topic, partition }, 'heartbeat while waiting for room failed'));
       }, Math.max(100, Math.floor(heartbeatIntervalMs / 2)));
       try {
-        await batches.waitForRoom(bytes);
+        while (!batches.isClosed && !batches.hasRoomFor(bytes)) await batches.roomFreed();
       } finally {
         clearInterval(beat);
       }
     }
     // Meanwhile stopping, a new assignment, or a failed batch of the partition (sought back) made
-    // this batch one not to process: kafkajs fetches it again where it is due.
+    // this batch one not to process: kafkajs fetches it again where it is due. From the room check
+    // on, nothing awaits until the batch is in hand.
     if (stopping || c === null || consumer !== c || generation !== ofGeneration || (rereads.get(k) ?? 0) !== ofReread || isStale()) return;
     const last = batch.lastOffset();
     const next = BigInt(last) + 1n;
