@@ -293,8 +293,11 @@ describe('kafka source with the pipeline', () => {
       sinks: [slowSink(150)],
       // kafkajs retries (about 40 s in all with these settings) outlast the outage, so the member
       // keeps its place in the group and needs no new join once the broker is back. One partition's
-      // batch at a time, so the outage comes mid-stream.
-      yaml: `kafka:
+      // batch at a time, so the outage comes mid-stream: that is the main-thread mode (with
+      // workers, fetch-ahead hands the whole topic over before the slow sink has flushed once).
+      yaml: `processing:
+  workers: 0
+kafka:
   partitions_consumed_concurrently: 1
   heartbeat_interval: 300ms
   session_timeout: 30s
