@@ -401,15 +401,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
       await handler.handleBatch(records);
     } catch (error) {
       clearInterval(beat);
-      countError('handler');
-      const attempt = (failures.get(k) ?? 0) + 1;
-      failures.set(k, attempt);
-      const delay = backoff(attempt);
-      lastError = errorText(error);
-      logger.error(
-        { err: error, topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset(), attempt, retryInMs: delay },
-        'batch failed in the pipeline; not committed, partition paused and the batch will be processed again',
-      );
+      const delay = noteBatchFailure(topic, partition, error, batch, 'batch failed in the pipeline; not committed, partition paused and the batch will be processed again');
       // Not resolved: kafkajs fetches this partition again from the first offset of this batch.
       if (!stopping) {
         const resume = pause();
@@ -532,6 +524,18 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     );
   }
 
+  /** Counts and logs a failed batch of the partition; returns the back-off before it is read again. */
+  function noteBatchFailure(topic: string, partition: number, error: unknown, batch: Batch, message: string): number {
+    const k = key(topic, partition);
+    countError('handler');
+    const attempt = (failures.get(k) ?? 0) + 1;
+    failures.set(k, attempt);
+    const delay = backoff(attempt);
+    lastError = errorText(error);
+    logger.error({ err: error, topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset(), attempt, retryInMs: delay }, message);
+    return delay;
+  }
+
   /**
    * Fetch-ahead: a batch failed. The partition's batches in hand are abandoned and it is read again
    * from the first one not processed (the failed batch, or an earlier one still in hand).
@@ -541,15 +545,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     const firstInHand = inFlight?.drop(k) ?? null;
     const offset = firstInHand !== null && firstInHand < failedFrom ? firstInHand : failedFrom;
     rereads.set(k, (rereads.get(k) ?? 0) + 1);
-    countError('handler');
-    const attempt = (failures.get(k) ?? 0) + 1;
-    failures.set(k, attempt);
-    const delay = backoff(attempt);
-    lastError = errorText(error);
-    logger.error(
-      { err: error, topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset(), attempt, retryInMs: delay },
-      'batch failed in the pipeline; not committed, the partition is read again from this batch after a back-off',
-    );
+    const delay = noteBatchFailure(topic, partition, error, batch, 'batch failed in the pipeline; not committed, the partition is read again from this batch after a back-off');
     // Nothing of the partition is committed past this batch (the abandoned ones are never
     // committed); when the partition is no longer ours, or the service stops, its new reader starts
     // at the committed offset anyway.
