@@ -129,3 +129,36 @@ export function createKafkaClient(options: KafkaClientOptions, logger: Logger, o
   if (options.socketFactory !== undefined) config.socketFactory = options.socketFactory;
   return new Kafka(config);
 }
+
+/**
+ * An admin or producer connected on first use and shared after that. A failed connect is not kept:
+ * the next use connects again. `created` is the client once made (connected or not), for disconnecting.
+ */
+export interface ConnectedOnUse<T> {
+  get(): Promise<T>;
+  readonly created: T | null;
+}
+
+export function connectOnUse<T extends { connect(): Promise<void> }>(create: () => T): ConnectedOnUse<T> {
+  let created: T | null = null;
+  let connected: Promise<T> | null = null;
+  return {
+    get() {
+      if (connected === null) {
+        const client = create();
+        created = client;
+        connected = client.connect().then(
+          () => client,
+          (error: unknown) => {
+            connected = null;
+            throw error;
+          },
+        );
+      }
+      return connected;
+    },
+    get created() {
+      return created;
+    },
+  };
+}

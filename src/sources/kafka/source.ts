@@ -36,12 +36,12 @@
 // - stop(): the batch in hand (with fetch-ahead: every batch in hand) is finished and committed, then
 //   the consumer leaves the group.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, TopicPartitions } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, TopicPartitions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RecordBatchHandler } from '../../pipeline/types.ts';
 import type { SourceRecord } from '../record.ts';
-import { createKafkaClient, type KafkaClientOptions } from './client.ts';
+import { connectOnUse, createKafkaClient, type KafkaClientOptions } from './client.ts';
 import { createKafkaSourceMetrics, type KafkaErrorKind, type KafkaSourceMetrics } from './metrics.ts';
 import { InFlightBatches, type FetchAheadBound } from './in-flight.ts';
 import { jumpedOver, startPosition, type RetainedRange, type StartPosition } from './positions.ts';
@@ -181,8 +181,8 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
 
   let state: KafkaSourceState = 'idle';
   let consumer: Consumer | null = null;
-  let admin: Admin | null = null;
-  let adminConnected: Promise<Admin> | null = null;
+  /** One admin client for lag and positioning. */
+  const admin = connectOnUse(() => kafka.admin());
   let supervisor: Promise<void> | null = null;
   let stopping = false;
   let wakeSupervisor: (() => void) | null = null;
@@ -261,26 +261,11 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     return out;
   }
 
-  /** One admin client for lag and positioning, connected once (a failed connect is tried again next time). */
-  function connectedAdmin(): Promise<Admin> {
-    if (adminConnected === null) {
-      const created = kafka.admin();
-      admin = created;
-      adminConnected = created.connect().then(
-        () => created,
-        (error: unknown) => {
-          adminConnected = null;
-          throw error;
-        },
-      );
-    }
-    return adminConnected;
-  }
 
   async function refreshLag(): Promise<void> {
     if (assignment.size === 0 || stopping) return;
     try {
-      const brokerAdmin = await connectedAdmin();
+      const brokerAdmin = await admin.get();
       const topics = [...assignment.keys()];
       const unknown = topics.some((t) => [...(assignment.get(t) ?? [])].some((p) => !nextOffsets.has(key(t, p))));
       const committed = new Map<string, bigint>();
@@ -337,7 +322,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
     const fromBeginning = options.fromBeginning;
     for (let attempt = 1; !stopping && ofGeneration === generation; attempt++) {
       try {
-        const brokerAdmin = await connectedAdmin();
+        const brokerAdmin = await admin.get();
         const topics = partitions.map((t) => t.topic);
         const committed = new Map<string, bigint>();
         for (const t of await brokerAdmin.fetchOffsets({ groupId: options.groupId, topics })) {
@@ -796,7 +781,7 @@ export function createKafkaSource(options: KafkaSourceOptions, deps: KafkaSource
         // disconnect() waits for the batch in hand (which commits), then leaves the group.
         if (consumer !== null) await consumer.disconnect();
         if (supervisor !== null) await supervisor;
-        if (admin !== null) await admin.disconnect().catch(() => {});
+        await admin.created?.disconnect().catch(() => {});
       })();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

@@ -9,7 +9,8 @@
 // - save(key, bytes): produces with acks from all in-sync replicas (uncompressed: the values it is
 //   made for, engine checkpoints, are compressed already).
 import { randomUUID } from 'node:crypto';
-import { type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { type Admin, type Consumer, type Kafka } from 'kafkajs';
+import { connectOnUse } from './client.ts';
 import type { Logger } from 'pino';
 import { PaysignalError } from '../../errors.ts';
 
@@ -75,23 +76,7 @@ export function stateTopicInstruction(topic: string): string {
 export function createStateTopic(options: StateTopicOptions): StateTopic {
   const { kafka, topic, logger, maxValueBytes } = options;
   const loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
-  let producer: Producer | null = null;
-  let producerConnected: Promise<Producer> | null = null;
-
-  function connectedProducer(): Promise<Producer> {
-    if (producerConnected === null) {
-      const created = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 1 });
-      producer = created;
-      producerConnected = created.connect().then(
-        () => created,
-        (error: unknown) => {
-          producerConnected = null;
-          throw error;
-        },
-      );
-    }
-    return producerConnected;
-  }
+  const producer = connectOnUse(() => kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 1 }));
 
   async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
     const admin = kafka.admin();
@@ -197,7 +182,7 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
 
     async save(key, value) {
       if (value.byteLength > maxValueBytes) throw new StateValueTooLarge(topic, value.byteLength, maxValueBytes);
-      const p = await connectedProducer();
+      const p = await producer.get();
       await p.send({
         topic,
         acks: -1,
@@ -206,7 +191,7 @@ export function createStateTopic(options: StateTopicOptions): StateTopic {
     },
 
     async close() {
-      await (producer as Producer | null)?.disconnect().catch(() => {});
+      await producer.created?.disconnect().catch(() => {});
     },
   };
 }
