@@ -1,7 +1,7 @@
 // Builds the kafkajs client configuration shared by the consumer source and the dead-letter producer:
 // brokers, client id, SASL (PLAIN, SCRAM-SHA-256/512), TLS from files, retry, and logging through pino.
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type KafkaConfig, type ISocketFactory, type SASLOptions, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type ISocketFactory, type SASLOptions, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { ConnectionOptions } from 'node:tls';
 import { PaysignalError } from '../../errors.ts';
@@ -107,6 +107,11 @@ function kafkajsLevel(logger: Logger): logLevel {
   }
 }
 
+/** The client-level retry in kafkajs's terms (the consumer adds its restartOnFailure). */
+export function kafkajsRetry(retry: KafkaClientOptions['retry']): RetryOptions {
+  return { initialRetryTime: retry.initialRetryTimeMs, maxRetryTime: retry.maxRetryTimeMs, retries: retry.retries };
+}
+
 export function createKafkaClient(options: KafkaClientOptions, logger: Logger, onError?: (entry: LogEntry) => void): Kafka {
   suppressKafkajsTimeoutNegativeWarning();
   const ssl = tlsConfig(options.tls);
@@ -116,11 +121,7 @@ export function createKafkaClient(options: KafkaClientOptions, logger: Logger, o
     clientId: options.clientId,
     connectionTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
-    retry: {
-      initialRetryTime: options.retry.initialRetryTimeMs,
-      maxRetryTime: options.retry.maxRetryTimeMs,
-      retries: options.retry.retries,
-    },
+    retry: kafkajsRetry(options.retry),
     logLevel: kafkajsLevel(logger),
     logCreator: kafkajsLogCreator(logger.child({ library: 'kafkajs' }), onError),
   };

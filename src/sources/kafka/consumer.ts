@@ -3,6 +3,7 @@
 // fresh, a crash loses the assignment and, when kafkajs gives up, tells the supervisor.
 import type { Consumer, TopicPartitions } from 'kafkajs';
 import { partitionKey, type Assignment } from './assignment.ts';
+import { kafkajsRetry } from './client.ts';
 import type { BatchRetries } from './batch-retries.ts';
 import type { SourceContext } from './context.ts';
 import type { FetchAhead } from './fetch-ahead.ts';
@@ -41,9 +42,7 @@ export function createConsumer(ctx: SourceContext, parts: ConsumerParts): Create
     maxWaitTimeInMs: options.maxWaitTimeMs,
     allowAutoTopicCreation: false,
     retry: {
-      initialRetryTime: options.retry.initialRetryTimeMs,
-      maxRetryTime: options.retry.maxRetryTimeMs,
-      retries: options.retry.retries,
+      ...kafkajsRetry(options.retry),
       restartOnFailure: async (error: Error) => {
         ctx.noteError(error);
         logger.warn({ err: error }, 'kafka consumer failed; restarting it');

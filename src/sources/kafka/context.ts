@@ -1,7 +1,7 @@
 // What the parts of the Kafka source share: its settings, the client, the current consumer, the
 // assignment, and the health that status() and readiness report. Each part keeps its own state
 // beside it (docs/architecture.md#kafka-source).
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { connectOnUse, createKafkaClient, type ConnectedOnUse } from './client.ts';
 import { errorText } from './errors.ts';
@@ -15,7 +15,7 @@ export class SourceContext {
   readonly metrics: KafkaSourceMetrics;
   readonly kafka: Kafka;
   /** One admin client for lag and positioning. */
-  readonly admin: ConnectedOnUse<ReturnType<Kafka['admin']>>;
+  readonly admin: ConnectedOnUse<Admin>;
   readonly assignment = new AssignedPartitions();
   /** Resolves when stop() was called: waits and back-offs race it. */
   readonly stopRequested: Promise<'stop'>;
