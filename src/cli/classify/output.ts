@@ -4,6 +4,7 @@ import type { Classifier } from '../../classify/classifier.ts';
 import type { Classification } from '../../classify/classification.ts';
 import type { Decoder } from '../../events/decode.ts';
 import type { Rejection } from '../../pipeline/types.ts';
+import { LineBuffer } from './line-buffer.ts';
 
 const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
 
@@ -45,8 +46,8 @@ export function tooLargeLine(bytes: number, maxEventBytes: number): string {
 }
 
 export interface ChunkResult {
-  /** Output lines, each ending in a newline. */
-  readonly text: string;
+  /** Output lines as UTF-8, each ending in a newline, in an ArrayBuffer of their own (transferable). */
+  readonly output: Buffer;
   readonly lines: number;
   readonly invalid: number;
 }
@@ -54,11 +55,13 @@ export interface ChunkResult {
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 
+// One per thread: chunks are classified one at a time, and each takes its lines out at its end.
+const outputLines = new LineBuffer();
+
 /** Classifies every line of `chunk`, which holds complete lines (a last line may lack its newline). */
 export function classifyChunk(bytes: Uint8Array, decoder: Decoder, classifier: Classifier): ChunkResult {
   // A chunk that came from a worker's message is a plain Uint8Array: as a Buffer, its lines are too.
   const chunk = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let text = '';
   let lines = 0;
   let invalid = 0;
   let start = 0;
@@ -69,12 +72,12 @@ export function classifyChunk(bytes: Uint8Array, decoder: Decoder, classifier: C
     const decoded = decoder.decode(chunk.subarray(start, stop));
     lines++;
     if (decoded.ok) {
-      text += formatClassification(classifier.classify(decoded.event)) + '\n';
+      outputLines.push(formatClassification(classifier.classify(decoded.event)));
     } else {
       invalid++;
-      text += formatRejection(decoded.rejection) + '\n';
+      outputLines.push(formatRejection(decoded.rejection));
     }
     start = end + 1;
   }
-  return { text, lines, invalid };
+  return { output: outputLines.take(), lines, invalid };
 }

@@ -23,23 +23,13 @@ export interface ChunkReply {
   readonly invalid: number;
 }
 
-/** The text as UTF-8 in an ArrayBuffer of its own: small Buffers share a pool, which must not be transferred. */
-function ownedBytes(text: string): Uint8Array {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
-  const own = new Uint8Array(bytes.length);
-  own.set(bytes);
-  return own;
-}
-
 const port = parentPort;
 if (port === null) throw new Error('classify worker started outside a worker thread');
 const setup = workerData as WorkerSetup;
 const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(setup.mapping)]);
 const decoder = createDecoder({ maxBytes: setup.maxEventBytes, mapping, idHeaders: classifier.idHeaders });
 port.on('message', (request: ChunkRequest) => {
-  const result = classifyChunk(request.bytes, decoder, classifier);
-  const output = ownedBytes(result.text);
-  const reply: ChunkReply = { seq: request.seq, output, lines: result.lines, invalid: result.invalid };
+  const { output, lines, invalid } = classifyChunk(request.bytes, decoder, classifier);
+  const reply: ChunkReply = { seq: request.seq, output, lines, invalid };
   port.postMessage(reply, [output.buffer as ArrayBuffer]);
 });

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { DEFAULT_MAX_EVENT_BYTES } from '../../events/limits.ts';
 import { PaysignalError, usageError } from '../../errors.ts';
 import { ChunkCutter, type ChunkItem } from '../classify/chunker.ts';
-import { classifyChunk, tooLargeLine, type ChunkResult } from '../classify/output.ts';
+import { classifyChunk, tooLargeLine } from '../classify/output.ts';
 import type { ChunkReply, ChunkRequest, WorkerSetup } from '../classify/worker.ts';
 
 export { formatClassification, formatRejection } from '../classify/output.ts';
@@ -56,9 +56,9 @@ interface ChunkClassifier {
   close(): Promise<void>;
 }
 
-/** A chunk's output lines (text on the main thread, UTF-8 bytes from a worker) and its counts. */
+/** A chunk's output lines as UTF-8 and its counts. */
 interface ChunkOutput {
-  readonly output: string | Uint8Array;
+  readonly output: Uint8Array;
   readonly lines: number;
   readonly invalid: number;
 }
@@ -74,8 +74,7 @@ async function inProcess(options: ClassifyStreamOptions, onResult: (seq: number,
   const decoder = createDecoder({ maxBytes: options.maxEventBytes, mapping, idHeaders: classifier.idHeaders });
   return {
     submit(seq, bytes) {
-      const r: ChunkResult = classifyChunk(bytes, decoder, classifier);
-      onResult(seq, { output: r.text, lines: r.lines, invalid: r.invalid });
+      onResult(seq, classifyChunk(bytes, decoder, classifier));
     },
     close: async () => undefined,
   };
@@ -108,7 +107,7 @@ function workerPool(options: ClassifyStreamOptions, onResult: (seq: number, r: C
  */
 export async function classifyStream(input: Readable, output: Writable, options: ClassifyStreamOptions): Promise<ClassifyCounts> {
   const counts: ClassifyCounts = { lines: 0, invalid: 0 };
-  const ready = new Map<number, string | Uint8Array>();
+  const ready = new Map<number, Uint8Array>();
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
   let inFlight = 0;
@@ -130,10 +129,10 @@ export async function classifyStream(input: Readable, output: Writable, options:
   let next = 0;
 
   const writeReady = async (): Promise<void> => {
-    for (let text = ready.get(next); text !== undefined; text = ready.get(next)) {
+    for (let bytes = ready.get(next); bytes !== undefined; bytes = ready.get(next)) {
       ready.delete(next);
       next++;
-      if (text.length > 0 && !output.write(text)) await once(output, 'drain');
+      if (bytes.length > 0 && !output.write(bytes)) await once(output, 'drain');
     }
   };
   const dispatch = async (items: ChunkItem[]): Promise<void> => {
@@ -141,7 +140,7 @@ export async function classifyStream(input: Readable, output: Writable, options:
       if (item.kind === 'too_large') {
         counts.lines++;
         counts.invalid++;
-        ready.set(seq++, `${tooLargeLine(item.bytes, options.maxEventBytes)}\n`);
+        ready.set(seq++, Buffer.from(`${tooLargeLine(item.bytes, options.maxEventBytes)}\n`));
         continue;
       }
       while (inFlight >= maxInFlight && failure === null) {

@@ -1,0 +1,57 @@
+// The bytes `paysignal classify` writes are the reference formatter's lines: formatClassification and
+// formatRejection (src/cli/classify/output.ts), one per input line, as UTF-8. Checked on the
+// benchmark's generated events, which cover every provider's shapes, plus lines that need escaping.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '../../bench/classify/generate.ts';
+import { createClassifier } from '../../src/classify/classifier.ts';
+import { formatClassification, formatRejection } from '../../src/cli/classify/output.ts';
+import { createDecoder } from '../../src/events/decode.ts';
+import { callEvent, line } from '../support/events.ts';
+import { runPaysignal } from '../support/cli.ts';
+
+const EDGE_LINES = [
+  // Correlation ids and codes outside ASCII, with quotes, backslashes, control characters and a lone surrogate.
+  line(callEvent({ provider: 'kustom', status: 200, correlationId: 'é-日本-😀' })),
+  line(callEvent({ provider: 'kustom', status: 403, correlationId: 'say "hi" \\ \u0001 \ud800', body: { error_code: 'CÓDIGO_"X"' } })),
+  line(callEvent({ provider: 'setel', status: 400, body: { error: { code: 'ñ\u2028' } } })),
+  '{"broken": ',
+  '',
+  '[1,2]',
+];
+
+describe('classify output bytes', () => {
+  let dir: string;
+  let file: string;
+  let expected: Buffer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'paysignal-classify-output-'));
+    file = join(dir, 'events.ndjson');
+    generate({ lines: 6000, seed: 7, out: file });
+    await writeFile(file, `${EDGE_LINES.join('\n')}\n`, { flag: 'a' });
+    const classifier = await createClassifier();
+    const decoder = createDecoder({ idHeaders: classifier.idHeaders });
+    const input = (await readFile(file, 'utf8')).split('\n').slice(0, -1);
+    const lines = input.map((l) => {
+      const decoded = decoder.decode(Buffer.from(l));
+      return decoded.ok ? formatClassification(classifier.classify(decoded.event)) : formatRejection(decoded.rejection);
+    });
+    expected = Buffer.from(lines.join('\n') + '\n', 'utf8');
+  }, 60_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('are the reference formatter lines, on one thread and on two workers', async () => {
+    for (const workers of ['0', '2']) {
+      const result = await runPaysignal(['classify', file, '--workers', workers]);
+      expect(result.code).toBe(0);
+      expect(Buffer.from(result.stdout, 'utf8').equals(expected)).toBe(true);
+    }
+    expect(expected.toString('utf8')).toContain('é-日本-😀');
+  }, 60_000);
+});
