@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { leastQueued } from '../../src/cli/commands/classify.ts';
 import { callEvent, line } from '../support/events.ts';
 import { jsonLines, PAYSIGNAL_BIN, PROJECT_NODE, ROOT, runPaysignal } from '../support/cli.ts';
 
@@ -171,5 +173,32 @@ describe('paysignal explain', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('mercadopago');
     expect((await runPaysignal(['explain', 'kustom'])).code).toBe(2);
+  });
+});
+
+describe('paysignal classify startup', () => {
+  it('keeps its workers\' compiled code in a compile cache between runs', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'paysignal-compile-cache-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
+      delete env.NODE_COMPILE_CACHE;
+      delete env.NODE_DISABLE_COMPILE_CACHE;
+      const result = await runPaysignal(['classify', '--workers', '1'], { stdin: good('MERCHANT_INACTIVE'), env });
+      expect(result.code).toBe(0);
+      expect(jsonLines(result.stdout)).toHaveLength(1);
+      // Only the worker loads the decoder: its compiled code in the cache means the worker used it.
+      const cache = join(tmp, 'node-compile-cache');
+      const entries = (await readdir(cache, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+      const contents = await Promise.all(entries.map((e) => readFile(join(e.parentPath, e.name))));
+      expect(contents.some((c) => c.includes('src/events/decode.ts'))).toBe(true);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('sends each chunk to the worker with the fewest chunks queued', () => {
+    expect(leastQueued([2, 1, 2])).toBe(1);
+    expect(leastQueued([1, 1, 0, 0])).toBe(2);
+    expect(leastQueued([0])).toBe(0);
   });
 });
