@@ -12,9 +12,11 @@ const NEWLINE = 0x0a;
  * A copy in memory of its own: chunks go to workers by transfer, which must never detach the
  * shared pool small Buffers live in, nor memory the input stream reuses.
  */
-function ownCopy(bytes: Buffer): Buffer {
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  bytes.copy(copy);
+function ownCopy(bytes: Buffer, before: Buffer | null = null): Buffer {
+  const offset = before === null ? 0 : before.length;
+  const copy = Buffer.allocUnsafeSlow(offset + bytes.length);
+  if (before !== null) before.copy(copy);
+  bytes.copy(copy, offset);
   return copy;
 }
 
@@ -40,16 +42,15 @@ export class ChunkCutter {
       this.#skipping = -1;
       data = data.subarray(newline + 1);
     }
-    if (this.#rest !== null) {
-      data = Buffer.concat([this.#rest, data]);
-      this.#rest = null;
-    }
+    const rest = this.#rest;
+    this.#rest = null;
     const last = data.lastIndexOf(NEWLINE);
     if (last === -1) {
-      this.#keep(data);
+      this.#keep(rest === null ? data : Buffer.concat([rest, data]));
       return;
     }
-    out.push({ kind: 'lines', bytes: ownCopy(data.subarray(0, last + 1)) });
+    // The kept partial line and this chunk's complete lines go into the chunk's own memory in one copy.
+    out.push({ kind: 'lines', bytes: ownCopy(data.subarray(0, last + 1), rest) });
     if (last + 1 < data.length) this.#keep(data.subarray(last + 1));
   }
 
