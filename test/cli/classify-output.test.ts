@@ -1,13 +1,15 @@
-// The bytes `paysignal classify` writes are the reference formatter's lines: formatClassification and
-// formatRejection (src/cli/classify/output.ts), one per input line, as UTF-8. Checked on the
-// benchmark's generated events, which cover every provider's shapes, plus lines that need escaping.
+// The bytes `paysignal classify` writes, specified independently of how they are built: per input
+// line, JSON.stringify of the documented keys in order (README, "paysignal classify"), as UTF-8.
+// Checked on the benchmark's generated events, which cover every provider's shapes, plus lines that
+// need escaping.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../bench/classify/generate.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';
-import { formatClassification, formatRejection } from '../../src/cli/classify/output.ts';
+import type { Classification } from '../../src/classify/classification.ts';
+import type { Rejection } from '../../src/pipeline/types.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import { callEvent, line } from '../support/events.ts';
 import { runPaysignal } from '../support/cli.ts';
@@ -21,6 +23,20 @@ const EDGE_LINES = [
   '',
   '[1,2]',
 ];
+
+function classifiedLine(c: Classification): string {
+  return JSON.stringify({
+    outcome: c.outcome, provider: c.provider, operation: c.operation, status_code: c.statusCode, code: c.code,
+    category: c.category, retry: c.retry, known: c.known, field: c.field, correlation_id: c.correlationId, reason: null, detail: null,
+  });
+}
+
+function rejectedLine(r: Rejection): string {
+  return JSON.stringify({
+    outcome: 'invalid', provider: null, operation: null, status_code: null, code: null, category: null, retry: null,
+    known: false, field: null, correlation_id: null, reason: r.reason, detail: r.detail,
+  });
+}
 
 describe('classify output bytes', () => {
   let dir: string;
@@ -37,7 +53,7 @@ describe('classify output bytes', () => {
     const input = (await readFile(file, 'utf8')).split('\n').slice(0, -1);
     const lines = input.map((l) => {
       const decoded = decoder.decode(Buffer.from(l));
-      return decoded.ok ? formatClassification(classifier.classify(decoded.event)) : formatRejection(decoded.rejection);
+      return decoded.ok ? classifiedLine(classifier.classify(decoded.event)) : rejectedLine(decoded.rejection);
     });
     expected = Buffer.from(lines.join('\n') + '\n', 'utf8');
   }, 60_000);
@@ -46,7 +62,7 @@ describe('classify output bytes', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('are the reference formatter lines, on one thread and on two workers', async () => {
+  it('are the JSON of the documented keys, one line per input line, on one thread and on two workers', async () => {
     for (const workers of ['0', '2']) {
       const result = await runPaysignal(['classify', file, '--workers', workers]);
       expect(result.code).toBe(0);
