@@ -10,6 +10,7 @@ import { generate } from '../../bench/classify/generate.ts';
 import { createClassifier } from '../../src/classify/classifier.ts';
 import type { Classification } from '../../src/classify/classification.ts';
 import type { Rejection } from '../../src/pipeline/types.ts';
+import { formatClassification } from '../../src/cli/classify/output.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import { callEvent, line } from '../support/events.ts';
 import { runPaysignal } from '../support/cli.ts';
@@ -70,4 +71,24 @@ describe('classify output bytes', () => {
     }
     expect(expected.toString('utf8')).toContain('é-日本-😀');
   }, 60_000);
+});
+
+describe('formatClassification', () => {
+  const success = (operation: string, statusCode: number, correlationId: string | null): Classification => ({
+    outcome: 'success', provider: 'kustom', operation, statusCode, code: null, message: null, category: null, retry: null,
+    owner: null, known: false, field: null, errorType: null, correlationId, idempotencyKey: null, matchedBy: 'success',
+    entry: null, remediation: null,
+  });
+
+  it('writes success lines the same way before and after it stops remembering their prefixes', () => {
+    // More distinct (provider, operation, status) triples than it remembers, each seen twice.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 2500; i++) {
+        for (const status of [200, 201]) {
+          const c = success(`op "${i}"`, status, i % 2 ? `corr-${i}-${round}` : null);
+          expect(formatClassification(c)).toBe(classifiedLine(c));
+        }
+      }
+    }
+  });
 });

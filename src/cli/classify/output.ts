@@ -23,14 +23,43 @@ function quoted(value: string | null): string {
   return text;
 }
 
-/** One output line; built by hand because this runs once per event. */
-export function formatClassification(c: Classification): string {
+const CLASSIFIED_TAIL = ',"reason":null,"detail":null}';
+
+function prefixOf(c: Classification): string {
   return (
     `{"outcome":"${c.outcome}","provider":${quoted(c.provider)},"operation":${quoted(c.operation)},` +
     `"status_code":${c.statusCode === null ? 'null' : c.statusCode},"code":${quoted(c.code)},` +
     `"category":${quoted(c.category)},"retry":${quoted(c.retry)},"known":${c.known},"field":${quoted(c.field)},` +
-    `"correlation_id":${str(c.correlationId)},"reason":null,"detail":null}`
+    '"correlation_id":'
   );
+}
+
+// Success lines, most of a log, differ only in provider, operation, status code and correlation id:
+// the text before the correlation id is made once per (provider, operation, status code). Bounded,
+// like quotedByValue.
+const successPrefixes = new Map<string, Map<string | null, Map<number | null, string>>>();
+let rememberedPrefixes = 0;
+const MAX_REMEMBERED_PREFIXES = 4096;
+
+function successPrefix(c: Classification): string {
+  let byOperation = successPrefixes.get(c.provider);
+  let byStatus = byOperation?.get(c.operation);
+  const known = byStatus?.get(c.statusCode);
+  if (known !== undefined) return known;
+  const prefix = prefixOf(c);
+  if (rememberedPrefixes < MAX_REMEMBERED_PREFIXES) {
+    rememberedPrefixes++;
+    if (byOperation === undefined) successPrefixes.set(c.provider, (byOperation = new Map()));
+    if (byStatus === undefined) byOperation.set(c.operation, (byStatus = new Map()));
+    byStatus.set(c.statusCode, prefix);
+  }
+  return prefix;
+}
+
+/** One output line; built by hand because this runs once per event. */
+export function formatClassification(c: Classification): string {
+  const prefix = c.outcome === 'success' ? successPrefix(c) : prefixOf(c);
+  return prefix + str(c.correlationId) + CLASSIFIED_TAIL;
 }
 
 export function formatRejection(rejection: Rejection): string {
