@@ -77,6 +77,11 @@ export class LabelGuard {
   private readonly isKnownOperation: (provider: string, operation: string) => boolean;
   /** Set by the last `provider`/`code`/`operation` call: whether it answered `__overflow__` for a refused value. */
   overflowed = false;
+  /**
+   * Bumped by `settle`, the only thing that changes an answer once given: callers that keep answers
+   * (the metrics sink's per-pair series) drop them when it moves.
+   */
+  generation = 0;
 
   constructor(options: LabelGuardOptions) {
     this.maxCodes = nonNegative(options.metrics.unknown_code_cap, 'metrics.unknown_code_cap');
@@ -167,6 +172,7 @@ export class LabelGuard {
    * stay), and this guard's places count only the values not judged yet.
    */
   settle(verdicts: LabelVerdicts): void {
+    this.generation++;
     this.providersFull = verdicts.providersFull;
     const admittedProviders = new Set(verdicts.providers);
     let pendingProviders = 0;

@@ -7,8 +7,8 @@
 import type { Registry } from 'prom-client';
 import type { EventSink, ProcessedEvent, Rejection } from '../pipeline/types.ts';
 import type { SourceRecord } from '../sources/record.ts';
-import { LabelGuard, OVERFLOW, type LabelGuardOptions } from './label-guard.ts';
-import { CounterFamily, HistogramFamily, register, startCoarseClock, type CounterSlot } from './series.ts';
+import { LabelGuard, OVERFLOW, type LabelGuardOptions, type ProviderLabels } from './label-guard.ts';
+import { CounterFamily, HistogramFamily, register, startCoarseClock, type CounterSlot, type HistogramSlot } from './series.ts';
 
 /** Provider calls last from a few ms to the 30 s gateway timeouts (Kustom answers 504 after 30 s). */
 export const CALL_DURATION_BUCKETS: readonly number[] = Object.freeze([
@@ -124,6 +124,45 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
   // Source labels are few (kafka, file, stdin); cache their two series per source.
   const classifiedBySource = new Map<string, CounterSlot>();
   const invalidBySource = new Map<string, CounterSlot>();
+  let lastSource = '';
+  let lastSourceSlot: CounterSlot | null = null;
+
+  // The labels and series of each admitted (provider, operation) pair, found with two Map hits per
+  // event instead of the guard's two and a three-level series lookup per family. Only pairs the
+  // guard admitted are kept (bounded by its caps); refused ones take the guard's path every time.
+  // `settle` may change the guard's answers, so a new guard generation starts over.
+  const pairs = new Map<string, Map<string, PairSeries>>();
+  let pairsGeneration = guard.generation;
+
+  function pairOf(providerId: string, operationId: string): PairSeries | null {
+    if (guard.generation !== pairsGeneration) {
+      pairs.clear();
+      pairsGeneration = guard.generation;
+    }
+    let byOperation = pairs.get(providerId);
+    const found = byOperation?.get(operationId);
+    if (found !== undefined) return found;
+    const providerState = guard.provider(providerId);
+    if (guard.overflowed) return null;
+    const operation = guard.operation(providerState, operationId);
+    if (guard.overflowed) return null;
+    const pair = new PairSeries(providerState, operation);
+    if (byOperation === undefined) {
+      byOperation = new Map();
+      pairs.set(providerId, byOperation);
+    }
+    byOperation.set(operationId, pair);
+    return pair;
+  }
+
+  /** The same, for a pair with a refused value: overflow counted, nothing kept. */
+  function refusedPair(providerId: string, operationId: string): PairSeries {
+    const providerState = guard.provider(providerId);
+    if (guard.overflowed) ofCallsProvider.value += 1;
+    const operation = guard.operation(providerState, operationId);
+    if (guard.overflowed) ofCallsOperation.value += 1;
+    return new PairSeries(providerState, operation);
+  }
 
   return {
     name: 'metrics',
@@ -133,35 +172,38 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
     onEvent(processed: ProcessedEvent): void {
       const c = processed.classification;
       const source = processed.record.source;
-      let sourceSlot = classifiedBySource.get(source);
-      if (sourceSlot === undefined) {
-        sourceSlot = events.series(source, 'classified');
-        classifiedBySource.set(source, sourceSlot);
+      if (source !== lastSource || lastSourceSlot === null) {
+        let slot = classifiedBySource.get(source);
+        if (slot === undefined) {
+          slot = events.series(source, 'classified');
+          classifiedBySource.set(source, slot);
+        }
+        lastSource = source;
+        lastSourceSlot = slot;
       }
-      sourceSlot.value += 1;
+      lastSourceSlot.value += 1;
 
-      const providerState = guard.provider(c.provider);
-      const providerOverflowed = guard.overflowed;
-      const provider = providerState.label;
-      const operation = guard.operation(providerState, c.operation ?? UNKNOWN_OPERATION);
-      const operationOverflowed = guard.overflowed;
-      if (providerOverflowed) ofCallsProvider.value += 1;
-      if (operationOverflowed) ofCallsOperation.value += 1;
+      const operationId = c.operation ?? UNKNOWN_OPERATION;
+      const pair = pairOf(c.provider, operationId) ?? refusedPair(c.provider, operationId);
+      const provider = pair.provider;
+      const operation = pair.operation;
 
       const isError = c.outcome === 'error';
       const traceId = exemplarTraceId === undefined ? null : exemplarTraceId(processed);
 
-      calls.series(provider, operation, c.outcome).value += 1;
+      if (isError) (pair.errorCalls ??= calls.series(provider, operation, 'error')).value += 1;
+      else (pair.successCalls ??= calls.series(provider, operation, c.outcome)).value += 1;
 
       const durationMs = processed.event.durationMs;
       if (durationMs !== null && durationMs >= 0 && Number.isFinite(durationMs)) {
-        duration.observe(duration.series(provider, operation, c.outcome), durationMs / 1000, traceId, clockSeconds);
+        const slot = isError ? (pair.errorDuration ??= duration.series(provider, operation, 'error')) : (pair.successDuration ??= duration.series(provider, operation, c.outcome));
+        duration.observe(slot, durationMs / 1000, traceId, clockSeconds);
       }
 
       if (isError) {
         let code = NO_CODE;
         if (c.code !== null) {
-          code = guard.code(providerState, c.code);
+          code = guard.code(pair.providerState, c.code);
           if (guard.overflowed) ofErrorsCode.value += 1;
         }
         const slot = errors.series(provider, operation, code, c.category ?? 'unknown', c.retry ?? 'do_not_retry');
@@ -170,14 +212,14 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
 
       const facts = processed.correlation;
       if (facts !== null) {
-        if (facts.isRetry) retries.series(provider, operation).value += 1;
-        if (facts.isStorm) retryStormAttempts.series(provider, operation).value += 1;
+        if (facts.isRetry) (pair.retries ??= retries.series(provider, operation)).value += 1;
+        if (facts.isStorm) (pair.stormAttempts ??= retryStormAttempts.series(provider, operation)).value += 1;
         if (facts.unmatchedRetry) unmatchedRetries.series(provider).value += 1;
         const violation = facts.violationOf;
         if (violation !== null) {
           let code = NO_CODE;
           if (violation.code !== null) {
-            code = guard.code(providerState, violation.code);
+            code = guard.code(pair.providerState, violation.code);
             if (guard.overflowed) ofViolationsCode.value += 1;
           }
           CounterFamily.bump(retryViolations.series(provider, code, violation.retry), traceId, clockSeconds);
@@ -199,6 +241,25 @@ export function createMetricsSink(options: MetricsSinkOptions): MetricsSink {
       invalidEvents.series(rejection.reason).value += 1;
     },
   };
+}
+
+/** The label values of one (provider, operation) pair and its series, each made on first use (a series exists once counted). */
+class PairSeries {
+  readonly providerState: ProviderLabels;
+  readonly provider: string;
+  readonly operation: string;
+  successCalls: CounterSlot | null = null;
+  errorCalls: CounterSlot | null = null;
+  successDuration: HistogramSlot | null = null;
+  errorDuration: HistogramSlot | null = null;
+  retries: CounterSlot | null = null;
+  stormAttempts: CounterSlot | null = null;
+
+  constructor(providerState: ProviderLabels, operation: string) {
+    this.providerState = providerState;
+    this.provider = providerState.label;
+    this.operation = operation;
+  }
 }
 
 export { OVERFLOW };

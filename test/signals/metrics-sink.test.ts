@@ -142,6 +142,22 @@ describe('metrics sink: bounded label values', () => {
     expect(f.labelOverflow.valueOf({ metric: 'payment_provider_calls_total', label: 'provider' })).toBe(1);
   });
 
+  it('a refused operation counts as __overflow__ on every event, not only the first', () => {
+    const { sink, f } = setup({ metrics: { ...DEFAULT_CONFIG.metrics, unknown_operation_cap: 0 } });
+    for (let i = 0; i < 3; i++) sink.onEvent(processed(event({ operation: 'invented_op' })));
+    expect(f.calls.valueOf({ provider: 'kustom', operation: OVERFLOW, outcome: 'success' })).toBe(3);
+    expect(f.labelOverflow.valueOf({ metric: 'payment_provider_calls_total', label: 'operation' })).toBe(3);
+  });
+
+  it('an operation admitted here and refused overall by the verdicts of other workers counts as __overflow__ from then on', () => {
+    const { sink, f } = setup({ metrics: { ...DEFAULT_CONFIG.metrics, unknown_operation_cap: 1 } });
+    sink.onEvent(processed(event({ operation: 'invented_op' })));
+    sink.guard.settle({ providers: [], providersFull: false, byProvider: [{ provider: 'kustom', codes: [], codesFull: false, operations: [], operationsFull: true }] });
+    sink.onEvent(processed(event({ operation: 'invented_op' })));
+    expect(f.calls.valueOf({ provider: 'kustom', operation: 'invented_op', outcome: 'success' })).toBe(1);
+    expect(f.calls.valueOf({ provider: 'kustom', operation: OVERFLOW, outcome: 'success' })).toBe(1);
+  });
+
   it('label values are escaped in the exposition and cut to 128 characters', async () => {
     const { sink, exposition } = setup();
     sink.onEvent(processed(event({ statusCode: 400 }), { code: 'a"b\nc\\d', category: 'validation', retry: 'fix_and_resubmit' }));
