@@ -6,7 +6,7 @@ import type { ProcessedEvent } from '../pipeline/types.ts';
 import { ErrorSpanBudget, type BudgetWindow } from './span-budget.ts';
 
 export interface SpanIdentity {
-  /** 32 lower-case hex digits; empty when the budget dropped the span. */
+  /** 32 lower-case hex digits; empty when the span is not kept and its id was derived from the attempt key (or the budget dropped it). */
   readonly traceId: string;
   /** 16 hex digits from `traceparent`; null for a root span. */
   readonly parentSpanId: string | null;
@@ -88,7 +88,12 @@ export function randomSpanId(): string {
 
 /** The first 16 bytes of SHA-256 over the key: every attempt under one key lands in one trace. */
 export function traceIdFromKey(key: string): string {
-  const id = hash('sha256', key, 'hex').slice(0, 32);
+  return traceIdOfDigest(hash('sha256', key, 'hex'));
+}
+
+/** The trace id of a SHA-256 hex digest (its first 32 hex digits, never all zero). */
+function traceIdOfDigest(digest: string): string {
+  const id = digest.slice(0, 32);
   return id === ZERO_TRACE ? '00000000000000000000000000000001' : id;
 }
 
@@ -108,9 +113,14 @@ export function attemptKeyOf(processed: ProcessedEvent): string | null {
 
 /** A uniform number in [0, 1) from the last 8 hex digits of a trace id (like TraceIdRatioBased). */
 export function traceIdFraction(traceId: string): number {
+  return hexFraction(traceId, traceId.length - 8);
+}
+
+/** The 8 lower-case hex digits of `hex` from `at`, as a fraction of 2^32. */
+function hexFraction(hex: string, at: number): number {
   let n = 0;
-  for (let i = traceId.length - 8; i < traceId.length; i++) {
-    const c = traceId.charCodeAt(i);
+  for (let i = at; i < at + 8; i++) {
+    const c = hex.charCodeAt(i);
     n = n * 16 + (c <= 57 ? c - 48 : c - 87);
   }
   return n / 0x1_0000_0000;
@@ -155,6 +165,8 @@ export function createSpanIdentityResolver(options: SpanIdentityOptions = {}): S
   const now = options.now ?? Date.now;
   let lastEvent: ProcessedEvent | null = null;
   let lastIdentity: SpanIdentity | null = null;
+  /** A success whose trace id the ratio left out: no span, no exemplar, so no trace id string either. */
+  const sampledOut: SpanIdentity = Object.freeze({ traceId: '', parentSpanId: null, source: 'correlation', sampled: false, overBudget: false, window: null, weight: successWeight });
 
   function compute(processed: ProcessedEvent): SpanIdentity {
     const c = processed.classification;
@@ -176,7 +188,13 @@ export function createSpanIdentityResolver(options: SpanIdentityOptions = {}): S
     } else {
       const key = attemptKeyOf(processed);
       if (key !== null && key !== '') {
-        traceId = traceIdFromKey(key);
+        const digest = hash('sha256', key, 'hex');
+        // Most successes are sampled out (ratio 0.1 shipped): decided from the digest itself (its
+        // trace id's last 8 hex digits are digest digits 24 to 31), so those events build neither
+        // the trace id string nor an identity of their own. An all-zero id (replaced by ...01)
+        // has fraction 0 and is always sampled, so it never takes this path.
+        if (!isError && ratio < 1 && hexFraction(digest, 24) >= ratio) return sampledOut;
+        traceId = traceIdOfDigest(digest);
         source = 'correlation';
       } else {
         traceId = randomTraceId();

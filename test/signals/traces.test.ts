@@ -263,8 +263,10 @@ describe('sampling', () => {
     await sink.forceFlush();
     await spansNamed('sampling err', 400);
     const kept = receiver.spans.filter((s) => s.name === 'sampling ok');
-    const expected = [...Array(400).keys()].filter((i) => traceIdFraction(traceIdFromKey(`pay-${i}`)) < 0.25).length;
+    const keptKeys = [...Array(400).keys()].filter((i) => traceIdFraction(traceIdFromKey(`pay-${i}`)) < 0.25);
+    const expected = keptKeys.length;
     expect(kept.length).toBe(expected);
+    expect(new Set(kept.map((s) => s.traceId))).toEqual(new Set(keptKeys.map((i) => traceIdFromKey(`pay-${i}`))));
     expect(expected).toBeGreaterThan(60);
     expect(expected).toBeLessThan(140);
     // The decision is the trace's: an exemplar is offered exactly for the kept spans.
