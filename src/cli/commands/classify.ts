@@ -2,7 +2,6 @@
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { extname } from 'node:path';
-import { enableCompileCache } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
@@ -198,18 +197,6 @@ export async function classifyStream(input: Readable, output: Writable, options:
   }
 }
 
-/**
- * Each thread that classifies first compiles the decoder, the classifier and their libraries (from
- * the sources, stripping their types too): about 0.1 s of CPU per worker, every run. Node's compile
- * cache (in the OS temporary directory unless NODE_COMPILE_CACHE names one; NODE_DISABLE_COMPILE_CACHE
- * turns it off) keeps that work between runs. Workers do not share this thread's cache setting: they
- * read NODE_COMPILE_CACHE from the environment they are given, a copy of this one.
- */
-function useCompileCache(): void {
-  const { directory } = enableCompileCache();
-  if (directory !== undefined) process.env.NODE_COMPILE_CACHE = directory;
-}
-
 export async function classifyCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -234,7 +221,6 @@ export async function classifyCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     throw usageError(`--workers must be a whole number from 0 to 64, got "${values.workers}"`);
   }
-  useCompileCache();
   const file = positionals[0] ?? '-';
   const input = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
   const opened = file === '-' ? Promise.resolve() : once(input, 'open');
