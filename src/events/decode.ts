@@ -16,11 +16,6 @@ export type DecodeResult =
 
 export interface Decoder {
   decode(bytes: Uint8Array): DecodeResult;
-  /**
-   * The same, for an event whose bytes are already known to be valid UTF-8 without a byte order mark
-   * (a slice of a text decoded at once, such as a chunk of ASCII lines): its text and its size in bytes.
-   */
-  decodeText(text: string, byteLength: number): DecodeResult;
 }
 
 export interface DecoderOptions {
@@ -189,72 +184,63 @@ export function createDecoder(options: DecoderOptions): Decoder {
   const mapping = options.mapping ?? null;
   const normalizeHeaders = headerNormalizer(new Set([...COMMON_HEADERS, ...options.idHeaders]));
 
-  const tooLarge = (byteLength: number): DecodeResult => reject('too_large', `event is ${byteLength} bytes; the limit is ${maxBytes}`);
-
   return {
     decode(bytes) {
-      if (bytes.length > maxBytes) return tooLarge(bytes.length);
+      if (bytes.length > maxBytes) return reject('too_large', `event is ${bytes.length} bytes; the limit is ${maxBytes}`);
       const text = toText(bytes);
       if (text === null) return reject('not_utf8', 'event bytes are not valid UTF-8');
-      return fromText(text);
-    },
-    decodeText(text, byteLength) {
-      return byteLength > maxBytes ? tooLarge(byteLength) : fromText(text);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        if (text.trim().length === 0) return reject('empty', 'event is empty');
+        return reject('not_json', `not JSON: ${(error as Error).message}`);
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return reject('not_object', `event must be a JSON object, got ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+      }
+      // JSON.parse keeps "__proto__" as an own key; we refuse it rather than risk a later merge.
+      if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(parsed)) {
+        return reject('forbidden_key', 'event contains a "__proto__" key');
+      }
+      let native = parsed as Record<string, unknown>;
+      if (mapping !== null) {
+        try {
+          native = mapping.apply(native);
+        } catch (error) {
+          return reject('mapping_failed', `field mapping "${mapping.name}" failed: ${(error as Error).message}`);
+        }
+      }
+      const problem = validateEvent(native);
+      if (problem) return rejectionFor(problem);
+      const raw = native as unknown as RawEvent;
+      const timestampMs = parseTimestamp(raw.timestamp);
+      if (timestampMs === null) {
+        return reject('invalid_value', `timestamp ${JSON.stringify(raw.timestamp)} is neither RFC 3339 nor epoch milliseconds (years 2000-2100)`);
+      }
+      const http = raw.http;
+      const event: PaymentCallEvent = {
+        timestampMs,
+        provider: raw.provider.toLowerCase(),
+        operation: raw.operation ?? null,
+        method: http?.method === undefined ? null : http.method.toUpperCase(),
+        route: http?.route ?? null,
+        statusCode: http?.status_code ?? null,
+        durationMs: http?.duration_ms ?? null,
+        requestHeaders: normalizeHeaders(raw.request?.headers),
+        responseHeaders: normalizeHeaders(raw.response?.headers),
+        // A success's body is not an error body: nothing downstream reads it, so it is not kept.
+        body: http?.status_code !== undefined && http.status_code < 400 ? null : normalizeBody(raw.response?.body),
+        networkError: optionalString(raw.network_error),
+        correlationId: optionalString(raw.correlation_id),
+        idempotencyKey: optionalString(raw.idempotency_key),
+        attempt: raw.attempt ?? null,
+        merchantId: optionalString(raw.merchant_id),
+        environment: raw.environment ?? null,
+        service: optionalString(raw.service),
+        traceparent: raw.traceparent ?? null,
+      };
+      return { ok: true, event };
     },
   };
-
-  function fromText(text: string): DecodeResult {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      if (text.trim().length === 0) return reject('empty', 'event is empty');
-      return reject('not_json', `not JSON: ${(error as Error).message}`);
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      return reject('not_object', `event must be a JSON object, got ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`);
-    }
-    // JSON.parse keeps "__proto__" as an own key; we refuse it rather than risk a later merge.
-    if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(parsed)) {
-      return reject('forbidden_key', 'event contains a "__proto__" key');
-    }
-    let native = parsed as Record<string, unknown>;
-    if (mapping !== null) {
-      try {
-        native = mapping.apply(native);
-      } catch (error) {
-        return reject('mapping_failed', `field mapping "${mapping.name}" failed: ${(error as Error).message}`);
-      }
-    }
-    const problem = validateEvent(native);
-    if (problem) return rejectionFor(problem);
-    const raw = native as unknown as RawEvent;
-    const timestampMs = parseTimestamp(raw.timestamp);
-    if (timestampMs === null) {
-      return reject('invalid_value', `timestamp ${JSON.stringify(raw.timestamp)} is neither RFC 3339 nor epoch milliseconds (years 2000-2100)`);
-    }
-    const http = raw.http;
-    const event: PaymentCallEvent = {
-      timestampMs,
-      provider: raw.provider.toLowerCase(),
-      operation: raw.operation ?? null,
-      method: http?.method === undefined ? null : http.method.toUpperCase(),
-      route: http?.route ?? null,
-      statusCode: http?.status_code ?? null,
-      durationMs: http?.duration_ms ?? null,
-      requestHeaders: normalizeHeaders(raw.request?.headers),
-      responseHeaders: normalizeHeaders(raw.response?.headers),
-      // A success's body is not an error body: nothing downstream reads it, so it is not kept.
-      body: http?.status_code !== undefined && http.status_code < 400 ? null : normalizeBody(raw.response?.body),
-      networkError: optionalString(raw.network_error),
-      correlationId: optionalString(raw.correlation_id),
-      idempotencyKey: optionalString(raw.idempotency_key),
-      attempt: raw.attempt ?? null,
-      merchantId: optionalString(raw.merchant_id),
-      environment: raw.environment ?? null,
-      service: optionalString(raw.service),
-      traceparent: raw.traceparent ?? null,
-    };
-    return { ok: true, event };
-  }
 }

@@ -1,8 +1,7 @@
 // The bytes `paysignal classify` writes, specified independently of how they are built: per input
 // line, JSON.stringify of the documented keys in order (README, "paysignal classify"), as UTF-8.
 // Checked on the benchmark's generated events, which cover every provider's shapes, plus lines that
-// need escaping. The generated lines are ASCII and the added ones are not, so both ways of reading a
-// chunk's lines (one text for an ASCII chunk, per-line UTF-8 decoding otherwise) are covered.
+// need escaping.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

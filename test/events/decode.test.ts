@@ -161,28 +161,3 @@ describe('redaction at decode', () => {
     expect(event.body).toBe('order 4242424242424241');
   });
 });
-
-describe('decoding an event given as text already decoded', () => {
-  it('gives what decoding its bytes gives, events and rejections alike', () => {
-    const inputs = [
-      JSON.stringify(callEvent({ provider: 'Kustom', status: 403, requestHeaders: { 'X-Idempotency-Key': 'key-1' }, body: { error_code: 'MERCHANT_INACTIVE' } })),
-      JSON.stringify(callEvent({ provider: 'setel', status: 200, correlationId: 'for jane.doe@example.com' })),
-      '{"provider":"kustom"}',
-      '{"timestamp":"2026-11-20T10:00:00Z","provider":"kustom","http":{"status_code":"403"}}',
-      'not json',
-      '   ',
-      '[1]',
-      '{"timestamp":1763800000000,"provider":"x","__proto__":{"admin":true}}',
-    ];
-    for (const text of inputs) expect(decoder.decodeText(text, Buffer.byteLength(text))).toEqual(decoder.decode(Buffer.from(text)));
-  });
-
-  it('measures the size limit in bytes, not characters', () => {
-    const small = createDecoder({ maxBytes: 100, idHeaders });
-    // 60 characters, 180 bytes in UTF-8.
-    const text = JSON.stringify(callEvent({ provider: 'x', correlationId: '日'.repeat(20) }));
-    expect(text.length).toBeLessThan(100);
-    const result = small.decodeText(text, Buffer.byteLength(text));
-    expect(result.ok ? null : result.rejection.reason).toBe('too_large');
-  });
-});

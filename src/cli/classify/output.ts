@@ -1,6 +1,5 @@
 // The output of `paysignal classify`: one JSON line per input line (docs/architecture.md#cli-and-configuration), and the
 // classification of a whole chunk of complete lines, which is the unit of work of the workers.
-import { isAscii } from 'node:buffer';
 import type { Classifier } from '../../classify/classifier.ts';
 import type { Classification } from '../../classify/classification.ts';
 import type { Decoder } from '../../events/decode.ts';
@@ -92,17 +91,14 @@ const outputLines = new LineBuffer();
 export function classifyChunk(bytes: Uint8Array, decoder: Decoder, classifier: Classifier): ChunkResult {
   // A chunk that came from a worker's message is a plain Uint8Array: as a Buffer, its lines are too.
   const chunk = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Most logs are ASCII. Then a chunk's bytes are its characters: the chunk becomes one text at once,
-  // and each line is a slice of it, instead of a view and a UTF-8 decoding per line.
-  const text = isAscii(chunk) ? chunk.toString('latin1') : null;
   let lines = 0;
   let invalid = 0;
   let start = 0;
   while (start < chunk.length) {
-    let end = text !== null ? text.indexOf('\n', start) : chunk.indexOf(NEWLINE, start);
+    let end = chunk.indexOf(NEWLINE, start);
     if (end === -1) end = chunk.length;
     const stop = end > start && chunk[end - 1] === CR ? end - 1 : end;
-    const decoded = text !== null ? decoder.decodeText(text.slice(start, stop), stop - start) : decoder.decode(chunk.subarray(start, stop));
+    const decoded = decoder.decode(chunk.subarray(start, stop));
     lines++;
     if (decoded.ok) {
       outputLines.push(formatClassification(classifier.classify(decoded.event)));
