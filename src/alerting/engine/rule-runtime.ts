@@ -9,6 +9,9 @@ import type { Alert } from './state-machine.ts';
 import type { AlertSnapshot } from './types.ts';
 import { GroupWindow, NONE } from './windows.ts';
 
+/** Group keys a rule keeps ready: twice its groups at the default maxGroupsPerRule (1000); beyond it keys are built per event, so a flood of new codes cannot grow it. */
+export const GROUP_KEY_CACHE_LIMIT = 2048;
+
 export class RuleRuntime {
   readonly rule: Rule;
   /** Evaluation step and bucket width, ms. */
@@ -28,6 +31,9 @@ export class RuleRuntime {
   readonly annotations: [string, TemplatePart[]][];
   readonly evaluate: GroupEvaluator;
   readonly groups = new Map<string, GroupWindow>();
+  /** Group keys by label values (groupKey); at most GROUP_KEY_CACHE_LIMIT keys, further ones are built per event. */
+  private readonly keyCache = new Map<string, unknown>();
+  private keyCacheSize = 0;
   readonly alerts = new Map<string, Alert>();
   /**
    * Kinds that compare with history stay silent until the signal's first event is at least the rule's
@@ -65,6 +71,35 @@ export class RuleRuntime {
 
   /** The group key of a signal: its group label values joined. */
   groupKey(s: EngineSignal): string {
+    const ids = this.groupIds;
+    if (ids.length === 1) return labelValue(s, this.rule.signal, ids[0] as number);
+    if (ids.length === 0) return '';
+    // Keys of two or more values are kept per value tuple (nested Maps, as the metrics series), so
+    // an event of a known group builds no string and its Map lookup hashes no new one.
+    const cacheFull = this.keyCacheSize >= GROUP_KEY_CACHE_LIMIT;
+    let node = this.keyCache;
+    for (let i = 0; i < ids.length - 1; i++) {
+      const value = labelValue(s, this.rule.signal, ids[i] as number);
+      let next = node.get(value) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        if (cacheFull) return this.joinedKey(s);
+        next = new Map();
+        node.set(value, next);
+      }
+      node = next;
+    }
+    const last = labelValue(s, this.rule.signal, ids[ids.length - 1] as number);
+    const cached = node.get(last) as string | undefined;
+    if (cached !== undefined) return cached;
+    const key = this.joinedKey(s);
+    if (!cacheFull) {
+      node.set(last, key);
+      this.keyCacheSize++;
+    }
+    return key;
+  }
+
+  private joinedKey(s: EngineSignal): string {
     let key = '';
     for (let i = 0; i < this.groupIds.length; i++) {
       if (i > 0) key += '\u0001';
