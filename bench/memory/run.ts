@@ -1,45 +1,48 @@
-// Memory benchmark (issue 8): 5M events with distinct correlation ids through `paysignal run`'s
-// pipeline, in process (no Kafka: the records go to pipeline.processRecord in batches the way the
-// Kafka source hands them over), measuring RSS over time.
+// Memory benchmark (issues 8 and 13): 5M events with distinct correlation ids through `paysignal run`'s
+// processing, in process (no Kafka: records are handed over in batches the way the Kafka source does),
+// measuring the RSS of the whole process and each thread's V8 heap over time.
 //
-//   node bench/memory/run.ts [--events 5000000] [--batch 1000] [--warmup 1000000] [--json FILE] [--heap-snapshot-at N]
+//   node bench/memory/run.ts [--workers N (default: as `processing.workers: auto` on this machine; 0 = main thread)]
+//                            [--events 5000000] [--batch 1000] [--partitions 6] [--warmup 1000000] [--json FILE] [--heap-snapshot-at N]
 //                            [--node-options=FLAGS (default: the shipped ones, src/service-node-options.ts; '' for V8's defaults)]
 //
-// The pipeline is the one startService builds: decoder, classifier, correlation tracker (config
-// defaults: 100k keys, 1 h TTL), metrics sink on a registry with process metrics, spans
-// (success_sample_ratio 0.1, every error span) exported over OTLP/HTTP protobuf to a black-hole
-// receiver in a child process (bench/support/otlp-black-hole.ts), the alert engine with the shipped rules (rules/, no Alertmanager), and a
-// dead-letter sink that only counts. Events: the first 10,000 lines of the classify benchmark's data
-// as templates; each event gets a new correlation id (`c<n>`), idempotency-key headers are removed
-// so the id is the correlation key, and event time advances 1 ms per event (5M events: 83 min of
-// event time, so the 1 h correlation TTL and the rule windows roll over). Between batches the
-// pipeline is flushed and the event loop turns (span export and rule timers run); /metrics is
-// rendered every 250k events. Target: RSS < 250 MB and flat after warm-up.
+// What runs is what startService builds (bench/memory/targets.ts): with --workers 0, decoder,
+// classifier, correlation tracker (config defaults: 100k keys, 1 h TTL), metrics on a registry with
+// process metrics, spans and the alert engine on the main thread; with N workers, the worker pool
+// (src/pipeline/workers/pool.ts) with the alert engine on the main thread and up to 64 batches per
+// worker and `kafka.max_bytes` in the workers' hands (fetch-ahead, as the source keeps them). Spans
+// (success_sample_ratio 0.1, every error span) go over OTLP/HTTP protobuf to a black-hole receiver in
+// a child process (bench/support/otlp-black-hole.ts); the shipped rules (rules/) are evaluated, no
+// Alertmanager; rejected events only counted. Events: the first 10,000 lines of the classify
+// benchmark's data as templates; each event gets a new correlation id (`c<n>`), idempotency-key
+// headers are removed so the id is the correlation key, and event time advances 1 ms per event (5M
+// events: 83 min of event time, so the 1 h correlation TTL and the rule windows roll over). Batches
+// go round-robin over the partitions. Between batches the event loop turns (span export and rule
+// timers run); /metrics is rendered every 250k events (with workers: collected from each, as a scrape
+// does). Not covered: kafkajs's fetch buffers on the main thread (bench/kafka/run.ts measures those).
+// Target: RSS < 250 MB and flat after warm-up.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
-import { signalsFromConfig, startAlertingFromConfig } from '../../src/pipeline/from-config.ts';
-import { createClassifier } from '../../src/classify/classifier.ts';
 import { parseConfig } from '../../src/config/config.ts';
-import { createDecoder } from '../../src/events/decode.ts';
-import { loadMapping } from '../../src/events/mapping.ts';
-import { createPipeline } from '../../src/pipeline/pipeline.ts';
-import type { DeadLetterSink } from '../../src/pipeline/types.ts';
-import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
-import { DEFAULT_SEED, ensureDataset, OUT_DIR, ROOT } from '../classify/generate.ts';
+import { workerCount } from '../../src/pipeline/workers/config.ts';
+import { DEFAULT_SEED, ensureDataset, OUT_DIR } from '../classify/generate.ts';
+import { startInThread, startOnWorkers, type ThreadHeap } from './targets.ts';
 import { startOtlpBlackHole } from '../support/otlp-black-hole.ts';
 import { SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 
 const { values } = parseArgs({
   options: {
+    workers: { type: 'string', default: String(workerCount('auto', availableParallelism())) },
     events: { type: 'string', default: '5000000' },
     batch: { type: 'string', default: '1000' },
+    partitions: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '1000000' },
     json: { type: 'string' },
     // Writes a heap snapshot after this many events (after a full GC when run with --expose-gc).
@@ -59,6 +62,8 @@ if (process.env.PAYSIGNAL_BENCH_MEMORY_CHILD !== '1') {
   });
   process.exit(child.status ?? 1);
 }
+const WORKERS = Number(values.workers);
+const PARTITIONS = Number(values.partitions);
 const TOTAL = Number(values.events);
 const BATCH = Number(values.batch);
 const WARMUP = Number(values.warmup);
@@ -84,67 +89,68 @@ const templates = templateLines.map((line) => {
   return `,${JSON.stringify(event).slice(1)}`; // `,"service":...}`
 });
 
-// --- the pipeline, as startService builds it --------------------------------------------------------
+// --- the pipeline, as startService builds it (on this thread, or on the worker pool) -------------------
 const config = parseConfig('{}\n', 'bench-memory.yaml', { KAFKA_BROKERS: '127.0.0.1:9', KAFKA_TOPIC: 'bench' });
-const registry = createMetricsRegistry();
-const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
-const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
-const signals = signalsFromConfig(config, classifier, registry);
-// The shipped rules, evaluated but not sent anywhere, and not watched.
-const alerting = (await startAlertingFromConfig({ ...config, rules: { ...config.rules, dir: join(ROOT, 'rules') } }, registry, undefined, { alertmanager: { ...config.alertmanager, url: null }, watch: false, reloadSignal: null }))!;
-let rejected = 0;
-const deadLetter: DeadLetterSink = { add: () => void rejected++, flush: async () => {} };
-const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: [...signals.sinks, alerting.engine], deadLetter });
+const target = WORKERS === 0 ? await startInThread(config) : await startOnWorkers(config, WORKERS);
 
 // --- run --------------------------------------------------------------------------------------------
-interface Sample { events: number; seconds: number; rssMb: number; heapUsedMb: number; externalMb: number; trackerKeys: number; liveHeapMb: number | null }
-// With --expose-gc, each sample also records the heap that survives a full GC (what is retained).
+interface Sample { events: number; seconds: number; rssMb: number; externalMb: number; heaps: ThreadHeap[]; trackerKeys: number | null; liveHeapMb: number | null }
+// With --expose-gc, each sample also records the main thread's heap that survives a full GC (what is retained).
 const gc = (globalThis as { gc?: () => void }).gc;
 const samples: Sample[] = [];
 const t0 = performance.now();
-// CPU of the whole process (main thread and V8's GC threads): on a shared host, a steadier measure of cost than wall time.
+// CPU of the whole process (every thread and V8's GC threads): on a shared host, a steadier measure of cost than wall time.
 const cpu0 = process.cpuUsage();
 const baseTs = Date.UTC(2026, 10, 22, 0, 0, 0);
-const sample = (events: number): void => {
+const sample = async (events: number): Promise<Sample> => {
   const m = process.memoryUsage();
+  const heaps = await target.heaps();
   let liveHeapMb: number | null = null;
   if (gc !== undefined) {
     gc();
     liveHeapMb = process.memoryUsage().heapUsed / 2 ** 20;
   }
-  samples.push({ events, seconds: (performance.now() - t0) / 1000, rssMb: m.rss / 2 ** 20, heapUsedMb: m.heapUsed / 2 ** 20, externalMb: (m.external + m.arrayBuffers) / 2 ** 20, trackerKeys: signals.tracker.size, liveHeapMb });
+  const s: Sample = { events, seconds: (performance.now() - t0) / 1000, rssMb: m.rss / 2 ** 20, externalMb: (m.external + m.arrayBuffers) / 2 ** 20, heaps, trackerKeys: target.trackerKeys(), liveHeapMb };
+  samples.push(s);
+  return s;
 };
-sample(0);
-const records: SourceRecord[] = new Array(BATCH);
+const heapText = (h: ThreadHeap): string => `${h.thread} ${h.usedMb.toFixed(0)}/${h.committedMb.toFixed(0)}/${h.limitMb.toFixed(0)}`;
+log(`start: RSS ${(await sample(0)).rssMb.toFixed(0)} MB, heaps ${samples[0]!.heaps.map(heapText).join(", ")}`);
 let n = 0;
+let batches = 0;
 
 while (n < TOTAL) {
   const size = Math.min(BATCH, TOTAL - n);
-  records.length = size;
+  // A new array per batch: with workers, batches stay in hand after handOver resolves.
+  const records: SourceRecord[] = new Array(size);
+  const partition = batches++ % PARTITIONS;
   for (let i = 0; i < size; i++, n++) {
     const text = `{"timestamp":${baseTs + n},"correlation_id":"c${n}"${templates[n % templates.length]}`;
-    records[i] = { value: Buffer.from(text), source: 'kafka', topic: 'bench', partition: 0, offset: String(n), key: null, headers: {} };
+    records[i] = { value: Buffer.from(text), source: 'kafka', topic: 'bench', partition, offset: String(n), key: null, headers: {} };
   }
-  await pipeline.handleBatch(records);
+  await target.handOver(records);
   await turn();
   if (n % SAMPLE_EVERY === 0) {
-    sample(n);
-    const s = samples[samples.length - 1]!;
-    log(`${String(n).padStart(8)} events  ${s.seconds.toFixed(1).padStart(6)} s  RSS ${s.rssMb.toFixed(0).padStart(4)} MB  heap ${s.heapUsedMb.toFixed(0).padStart(4)} MB  ext+ab ${s.externalMb.toFixed(0).padStart(4)} MB${s.liveHeapMb === null ? '' : `  live heap ${s.liveHeapMb.toFixed(0).padStart(4)} MB`}  tracker keys ${s.trackerKeys}`);
+    const s = await sample(n);
+    log(
+      `${String(n).padStart(8)} events  ${s.seconds.toFixed(1).padStart(6)} s  RSS ${s.rssMb.toFixed(0).padStart(4)} MB  ext+ab ${s.externalMb.toFixed(0).padStart(4)} MB  heap used/committed/limit MB: ${s.heaps.map(heapText).join(', ')}` +
+        `${s.liveHeapMb === null ? '' : `  main live heap ${s.liveHeapMb.toFixed(0).padStart(4)} MB`}${s.trackerKeys === null ? '' : `  tracker keys ${s.trackerKeys}`}`,
+    );
   }
-  if (n % 250_000 === 0) await signals.exposition.render(n % 500_000 === 0);
+  if (n % 250_000 === 0) await target.scrape(n % 500_000 === 0);
   if (n === SNAPSHOT_AT) {
-    (globalThis as { gc?: () => void }).gc?.();
+    gc?.();
     log(`heap snapshot: ${writeHeapSnapshot(join(OUT_DIR, `memory-${n}.heapsnapshot`))}`);
   }
 }
+await target.close();
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const cpuUsPerEvent = (cpu.user + cpu.system) / TOTAL;
-const stats = signals.traces?.stats();
-await pipeline.close();
-await alerting.close();
-await signals.close();
+const stats = target.spans();
+const rejected = target.rejected();
+const failedBatches = target.failedBatches();
+const processed = target.processed();
 const { requests: otlpRequests } = await otlp.close();
 
 // --- summary ------------------------------------------------------------------------------------------
@@ -161,7 +167,15 @@ const fit = (xs: number[], ys: number[]): number => {
   return num / den;
 };
 const slopeRss = fit(after.map((s) => s.events / 1e6), after.map((s) => s.rssMb));
-const slopeHeap = fit(after.map((s) => s.events / 1e6), after.map((s) => s.heapUsedMb));
+const heapUsed = (s: Sample): number => s.heaps.reduce((sum, h) => sum + h.usedMb, 0);
+const slopeHeap = fit(after.map((s) => s.events / 1e6), after.map(heapUsed));
+// Per thread: the most heap it used and had committed at a sample, and its limit.
+const threads = samples[0]!.heaps.map((first, t) => ({
+  thread: first.thread,
+  limitMb: first.limitMb,
+  maxUsedMb: Math.max(...samples.map((s) => s.heaps[t]!.usedMb)),
+  maxCommittedMb: Math.max(...samples.map((s) => s.heaps[t]!.committedMb)),
+}));
 const maxRss = Math.max(...samples.map((s) => s.rssMb));
 const live = after.filter((s) => s.liveHeapMb !== null);
 const slopeLive = live.length > 1 ? fit(live.map((s) => s.events / 1e6), live.map((s) => s.liveHeapMb!)) : null;
@@ -174,21 +188,25 @@ const summary = {
   seconds,
   eventsPerSec: TOTAL / seconds,
   cpuUsPerEvent,
+  workers: WORKERS,
+  processed,
+  failedBatches,
   rejected,
-
   spans: stats,
   otlpRequests,
   maxRssMb: maxRss,
+  threads,
   afterWarmup: { fromEvents: WARMUP, minRssMb: Math.min(...afterRss), maxRssMb: Math.max(...afterRss), rssSlopeMbPerMillion: slopeRss, heapSlopeMbPerMillion: slopeHeap, liveHeapSlopeMbPerMillion: slopeLive },
   samples,
 };
 const curve = samples.filter((_, i) => i % 5 === 0 || i === samples.length - 1).map((s) => `${(s.events / 1e6).toFixed(1)}M:${s.rssMb.toFixed(0)}`).join(' ');
 process.stdout.write(
-  `node flags: ${process.execArgv.join(' ') || '(none)'}\n` +
-  `memory: ${TOTAL} events with distinct correlation ids in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)} events/s, ${cpuUsPerEvent.toFixed(1)} us CPU per event), ${rejected} rejected\n` +
+  `node flags: ${process.execArgv.join(' ') || '(none)'}; ${WORKERS === 0 ? 'no workers (main thread)' : `${WORKERS} worker${WORKERS === 1 ? '' : 's'}`}\n` +
+    `memory: ${TOTAL} events with distinct correlation ids in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)} events/s, ${cpuUsPerEvent.toFixed(1)} us CPU per event), ${processed} processed, ${failedBatches} batches failed, ${rejected} rejected\n` +
     `  RSS curve (events:MB): ${curve}\n` +
     `  max RSS ${maxRss.toFixed(0)} MB (target < 250 MB: ${maxRss < 250 ? 'met' : 'MISSED'}); ratio to the 250 MB ceiling ${(maxRss / 250).toFixed(2)}\n` +
     `  after warm-up (>= ${WARMUP} events): RSS ${Math.min(...afterRss).toFixed(0)}..${Math.max(...afterRss).toFixed(0)} MB, slope ${slopeRss.toFixed(2)} MB per 1M events (heap ${slopeHeap.toFixed(2)} MB per 1M${slopeLive === null ? '' : `; heap live after a full GC ${Math.min(...live.map((s) => s.liveHeapMb!)).toFixed(0)}..${Math.max(...live.map((s) => s.liveHeapMb!)).toFixed(0)} MB, slope ${slopeLive.toFixed(2)} MB per 1M`})\n` +
+    `  heap per thread (max used / max committed / limit, MB): ${threads.map((t) => `${t.thread} ${t.maxUsedMb.toFixed(0)}/${t.maxCommittedMb.toFixed(0)}/${t.limitMb.toFixed(0)}`).join(', ')}\n` +
     `  tracker keys at end ${samples[samples.length - 1]!.trackerKeys}; spans started ${stats?.started ?? 0}, dropped ${(stats?.droppedQueueFull ?? 0) + (stats?.droppedExportFailed ?? 0)}, OTLP requests ${otlpRequests}\n`,
 );
 if (values.json) writeFileSync(values.json, JSON.stringify(summary, null, 2) + '\n');

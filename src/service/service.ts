@@ -43,7 +43,7 @@ function discardingDeadLetter(logger: Logger): DeadLetterSink {
  * Batches in hand per processing worker (fetch-ahead). Enough that the workers are still busy while
  * kafkajs fetches the next response (bench/RESULTS.md, "fetch-ahead"); kafka.max_bytes bounds the bytes.
  */
-const FETCH_AHEAD_BATCHES_PER_WORKER = 64;
+export const FETCH_AHEAD_BATCHES_PER_WORKER = 64;
 
 /** What processes the source's batches: the in-thread pipeline, or the pool of processing workers. */
 export interface BatchProcessor extends RecordBatchHandler {
