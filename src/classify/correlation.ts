@@ -97,16 +97,22 @@ const MAX_KEY_LENGTH = 200;
  */
 export const TRACKER_HEAP_BYTES_PER_KEY = 320;
 
+/** Where the tracker lives: on the main thread (no processing workers), or one in each processing worker. */
+export type TrackerThread = 'main thread' | 'each worker';
+
 /**
- * A warning when `maxKeys` full keys would take more than half of the V8 heap limit, naming both
- * fixes; null when they fit. Checked at startup: a tracker that outgrows the heap ends the process.
+ * A warning when `maxKeys` full keys would take more than half of the V8 heap limit of the thread
+ * that holds the tracker, naming both fixes; null when they fit. Checked at startup: a tracker that
+ * outgrows the heap ends the process (on the main thread) or the worker (which is then replaced,
+ * and outgrows its heap again).
  */
-export function trackerHeapWarning(maxKeys: number, heapLimitBytes: number): string | null {
+export function trackerHeapWarning(maxKeys: number, heapLimitBytes: number, thread: TrackerThread = 'main thread'): string | null {
   const needMb = (maxKeys * TRACKER_HEAP_BYTES_PER_KEY) / 2 ** 20;
   const limitMb = heapLimitBytes / 2 ** 20;
   if (needMb <= limitMb / 2) return null;
+  const whose = thread === 'each worker' ? "each processing worker's (a tracker per worker)" : 'the';
   return (
-    `correlation.max_keys ${maxKeys} needs about ${Math.ceil(needMb)} MB of heap, more than half of the V8 heap limit ` +
+    `correlation.max_keys ${maxKeys} needs about ${Math.ceil(needMb)} MB of heap, more than half of ${whose} V8 heap limit ` +
     `(${Math.floor(limitMb)} MB): raise --max-old-space-size in NODE_OPTIONS (the chart's nodeOptions) or lower correlation.max_keys`
   );
 }

@@ -7,7 +7,7 @@ import type { ISocketFactory } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Alerting } from '../alerting/index.ts';
 import { MAX_CHECKPOINT_BYTES } from '../alerting/engine/index.ts';
-import { trackerHeapWarning } from '../classify/correlation.ts';
+import { trackerHeapWarning, type TrackerThread } from '../classify/correlation.ts';
 import { createClassifier, type Classifier } from '../classify/classifier.ts';
 import { assertKafkaConfigured, workerCount, type PaysignalConfig } from '../config/config.ts';
 import { PaysignalError } from '../errors.ts';
@@ -99,9 +99,13 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const workers = workerCount(config.processing.workers, availableParallelism());
   const heapLimitBytes = getHeapStatistics().heap_size_limit;
   logger.info({ heapLimitMb: Math.floor(heapLimitBytes / 2 ** 20), correlationMaxKeys: config.correlation.max_keys, workers }, 'V8 heap limit');
-  // Each worker has a heap of this size and a tracker of max_keys of its own.
-  const heapWarning = trackerHeapWarning(config.correlation.max_keys, heapLimitBytes);
-  if (heapWarning !== null) logger.warn({ field: 'correlation.max_keys' }, heapWarning);
+  // The tracker lives where events are processed: here without workers, else one in each worker,
+  // checked against the limit the workers report once they run.
+  const warnTrackerHeap = (limitBytes: number, thread: TrackerThread): void => {
+    const warning = trackerHeapWarning(config.correlation.max_keys, limitBytes, thread);
+    if (warning !== null) logger.warn({ field: 'correlation.max_keys', heapLimitMb: Math.floor(limitBytes / 2 ** 20) }, warning);
+  };
+  if (workers === 0) warnTrackerHeap(heapLimitBytes, 'main thread');
 
   // Opened before anything that starts timers or connections, so a bad path fails fast and clean.
   const eventsFile = config.events_file.path === null ? null : createEventsFileSink(config.events_file.path);
@@ -147,7 +151,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     pipeline = createPipeline({ decoder: inThread.decoder, classifier: inThread.classifier, tracker: inThread.signals.tracker, sinks, deadLetter });
   } else {
     try {
-      pipeline = await startWorkerPool({ config, workers, registry, logger: logger.child({ component: 'workers' }), deadLetter, engine: alerting?.engine ?? null, sinks: extraSinks, eventsFile });
+      const pool = await startWorkerPool({ config, workers, registry, logger: logger.child({ component: 'workers' }), deadLetter, engine: alerting?.engine ?? null, sinks: extraSinks, eventsFile });
+      warnTrackerHeap(pool.heapLimitBytes, 'each worker');
+      pipeline = pool;
     } catch (error) {
       await closeStages();
       await deadLetter.close?.();

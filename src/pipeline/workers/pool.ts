@@ -51,6 +51,8 @@ export interface WorkerPoolOptions {
 
 export interface WorkerPool extends RecordBatchHandler {
   readonly size: number;
+  /** The smallest V8 heap limit the workers reported: each worker's correlation tracker lives in a heap this size. */
+  readonly heapLimitBytes: number;
   /** The worker that processes this partition's records. */
   workerOf(topic: string, partition: number): number;
   /** The thread of worker `index` now (diagnostics and tests). */
@@ -246,11 +248,11 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   }
 
   const threads: Thread[] = Array.from({ length: size }, (_, i) => spawn(i));
-  let descriptors: ReadyReply['metrics'];
+  let ready: ReadyReply[];
   let catalogs: Awaited<ReturnType<typeof loadCatalogs>>;
   try {
     // The main thread reads the catalogs too: its label guard over the merged series needs them.
-    [descriptors, catalogs] = await Promise.all([Promise.all(threads.map((t) => t.ready)).then((r) => r[0]!.metrics), loadCatalogs()]);
+    [ready, catalogs] = await Promise.all([Promise.all(threads.map((t) => t.ready)), loadCatalogs()]);
   } catch (error) {
     closing = true;
     await Promise.all(threads.map((t) => t.worker.terminate()));
@@ -287,7 +289,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       for (const thread of threads) if (thread.exited === null) thread.worker.postMessage(verdicts);
     },
   );
-  registerMergedMetrics(options.registry, descriptors, { collect: async () => [...(await Promise.all(threads.map(collectFrom))), retired] }, labelCaps);
+  registerMergedMetrics(options.registry, ready[0]!.metrics, { collect: async () => [...(await Promise.all(threads.map(collectFrom))), retired] }, labelCaps);
 
   function workerOf(topic: string, partition: number): number {
     let h = hashes.get(topic);
@@ -358,6 +360,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   return {
     size,
+    heapLimitBytes: Math.min(...ready.map((r) => r.heapLimitBytes)),
     workerOf,
     worker: (index) => threads[index]!.worker,
     handleBatch(records) {

@@ -106,6 +106,8 @@ export interface ReadyReply {
   readonly kind: 'ready';
   /** The worker's metrics (no values), in registration order: the main thread registers their merged view. */
   readonly metrics: readonly Pick<MetricSnapshot, 'name' | 'help' | 'type' | 'aggregator'>[];
+  /** The worker's own V8 heap limit (heap_size_limit in its isolate): what its correlation tracker must fit in. */
+  readonly heapLimitBytes: number;
 }
 
 export interface StartFailure {

@@ -2,6 +2,7 @@
 // partitions the main thread routes here. It has its own decoder, classifier, correlation tracker,
 // metrics registry and span exporter; the main thread keeps the consumer, the commits, the
 // dead-letter producer and the alert engine (docs/architecture.md#worker-threads).
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createClassifier } from '../../classify/classifier.ts';
 import { PaysignalError } from '../../errors.ts';
@@ -108,4 +109,4 @@ port.on('message', (request: WorkerRequest) => {
 });
 
 const metrics = registry.getMetricsAsArray() as unknown as MetricSnapshot[];
-post({ kind: 'ready', metrics: metrics.map((m) => ({ name: m.name, help: m.help, type: m.type, aggregator: m.aggregator })) });
+post({ kind: 'ready', metrics: metrics.map((m) => ({ name: m.name, help: m.help, type: m.type, aggregator: m.aggregator })), heapLimitBytes: getHeapStatistics().heap_size_limit });
