@@ -3,7 +3,8 @@
 // measuring the RSS of the whole process and each thread's V8 heap over time.
 //
 //   node bench/memory/run.ts [--workers N (default: as `processing.workers: auto` on this machine; 0 = main thread)]
-//                            [--events 5000000] [--batch 1000] [--partitions 6] [--warmup 1000000] [--json FILE] [--heap-snapshot-at N]
+//                            [--events 5000000] [--batch 1000] [--partitions 6] [--fetch-ahead 64] [--fetch-ahead-mb 4] (in hand per worker) [--warmup 1000000]
+//                            [--compiled-workers (from dist/: npm run build first)] [--json FILE] [--heap-snapshot-at N]
 //                            [--node-options=FLAGS (default: the shipped ones, src/service-node-options.ts; '' for V8's defaults)]
 //
 // What runs is what startService builds (bench/memory/targets.ts): with --workers 0, decoder,
@@ -32,6 +33,7 @@ import { writeHeapSnapshot } from 'node:v8';
 import { parseConfig } from '../../src/config/config.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { workerCount } from '../../src/pipeline/workers/config.ts';
+import { FETCH_AHEAD_BATCHES_PER_WORKER, FETCH_AHEAD_BYTES_PER_WORKER } from '../../src/service/fetch-ahead.ts';
 import { DEFAULT_SEED, ensureDataset, OUT_DIR } from '../classify/generate.ts';
 import { startInThread, startOnWorkers, type ThreadHeap } from './targets.ts';
 import { startOtlpBlackHole } from '../support/otlp-black-hole.ts';
@@ -43,6 +45,11 @@ const { values } = parseArgs({
     events: { type: 'string', default: '5000000' },
     batch: { type: 'string', default: '1000' },
     partitions: { type: 'string', default: '6' },
+    // Batches in the workers' hands at most, per worker (the bytes stay bounded by kafka.max_bytes).
+    'fetch-ahead': { type: 'string', default: String(FETCH_AHEAD_BATCHES_PER_WORKER) },
+    'fetch-ahead-mb': { type: 'string', default: String(FETCH_AHEAD_BYTES_PER_WORKER / 2 ** 20) },
+    // Workers from the compiled package (dist/, `npm run build` first), as the image runs them.
+    'compiled-workers': { type: 'boolean', default: false },
     warmup: { type: 'string', default: '1000000' },
     json: { type: 'string' },
     // Writes a heap snapshot after this many events (after a full GC when run with --expose-gc).
@@ -78,8 +85,8 @@ process.env.OTEL_SERVICE_NAME = 'paysignal-bench-memory';
 
 // --- templates ------------------------------------------------------------------------------------
 const { dataset } = ensureDataset(20_000, DEFAULT_SEED);
-const templateLines = readFileSync(dataset.file, 'utf8').split('\n').filter((l) => l.length > 0).slice(0, 10_000);
-const templates = templateLines.map((line) => {
+// Only the templates stay: the lines (slices of the whole 12 MB file) are not kept.
+const templates = readFileSync(dataset.file, 'utf8').split('\n').filter((l) => l.length > 0).slice(0, 10_000).map((line) => {
   const event = JSON.parse(line) as Record<string, unknown>;
   delete event.timestamp;
   delete event.correlation_id;
@@ -91,7 +98,7 @@ const templates = templateLines.map((line) => {
 
 // --- the pipeline, as startService builds it (on this thread, or on the worker pool) -------------------
 const config = parseConfig('{}\n', 'bench-memory.yaml', { KAFKA_BROKERS: '127.0.0.1:9', KAFKA_TOPIC: 'bench' });
-const target = WORKERS === 0 ? await startInThread(config) : await startOnWorkers(config, WORKERS);
+const target = WORKERS === 0 ? await startInThread(config) : await startOnWorkers(config, WORKERS, { inHandPerWorker: { batches: Number(values['fetch-ahead']), bytes: Number(values['fetch-ahead-mb']) * 2 ** 20 }, compiled: values['compiled-workers'] });
 
 // --- run --------------------------------------------------------------------------------------------
 interface Sample { events: number; seconds: number; rssMb: number; externalMb: number; heaps: ThreadHeap[]; trackerKeys: number | null; liveHeapMb: number | null }
@@ -189,6 +196,8 @@ const summary = {
   eventsPerSec: TOTAL / seconds,
   cpuUsPerEvent,
   workers: WORKERS,
+  compiledWorkers: values['compiled-workers'],
+  fetchAheadPerWorker: { batches: Number(values['fetch-ahead']), mb: Number(values['fetch-ahead-mb']) },
   processed,
   failedBatches,
   rejected,
@@ -201,7 +210,7 @@ const summary = {
 };
 const curve = samples.filter((_, i) => i % 5 === 0 || i === samples.length - 1).map((s) => `${(s.events / 1e6).toFixed(1)}M:${s.rssMb.toFixed(0)}`).join(' ');
 process.stdout.write(
-  `node flags: ${process.execArgv.join(' ') || '(none)'}; ${WORKERS === 0 ? 'no workers (main thread)' : `${WORKERS} worker${WORKERS === 1 ? '' : 's'}`}\n` +
+  `node flags: ${process.execArgv.join(' ') || '(none)'}; ${WORKERS === 0 ? 'no workers (main thread)' : `${WORKERS} worker${WORKERS === 1 ? '' : 's'} (${values['compiled-workers'] ? 'compiled, dist/' : 'TypeScript sources'}), ${values['fetch-ahead']} batches and ${values['fetch-ahead-mb']} MB in hand per worker at most`}\n` +
     `memory: ${TOTAL} events with distinct correlation ids in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)} events/s, ${cpuUsPerEvent.toFixed(1)} us CPU per event), ${processed} processed, ${failedBatches} batches failed, ${rejected} rejected\n` +
     `  RSS curve (events:MB): ${curve}\n` +
     `  max RSS ${maxRss.toFixed(0)} MB (target < 250 MB: ${maxRss < 250 ? 'met' : 'MISSED'}); ratio to the 250 MB ceiling ${(maxRss / 250).toFixed(2)}\n` +

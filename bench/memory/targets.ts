@@ -1,7 +1,7 @@
 // What the memory benchmark feeds: `paysignal run`'s processing as startService builds it, either on
 // the main thread (`--workers 0`) or on the worker pool with fetch-ahead (`--workers N`, N >= 1), the
-// way the Kafka source hands batches over (src/sources/kafka/source.ts handOver): at most
-// FETCH_AHEAD_BATCHES_PER_WORKER batches per worker and `kafka.max_bytes` bytes in the workers' hands.
+// way the Kafka source hands batches over (src/sources/kafka/source.ts handOver), within the
+// service's fetch-ahead bound (src/service/fetch-ahead.ts).
 import { join } from 'node:path';
 import { getHeapStatistics, type HeapInfo } from 'node:v8';
 import type { Registry } from 'prom-client';
@@ -14,8 +14,7 @@ import { createLogger } from '../../src/logging.ts';
 import { signalsFromConfig, startAlertingFromConfig } from '../../src/pipeline/from-config.ts';
 import { createPipeline } from '../../src/pipeline/pipeline.ts';
 import type { DeadLetterSink } from '../../src/pipeline/types.ts';
-import { startWorkerPool } from '../../src/pipeline/workers/pool.ts';
-import { FETCH_AHEAD_BATCHES_PER_WORKER } from '../../src/service/service.ts';
+import { fetchAheadBound } from '../../src/service/fetch-ahead.ts';
 import { createExposition, createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { TraceSinkStats } from '../../src/sinks/traces.ts';
 import { InFlightBatches } from '../../src/sources/kafka/in-flight.ts';
@@ -99,7 +98,23 @@ export async function startInThread(config: PaysignalConfig): Promise<MemoryTarg
   };
 }
 
-export async function startOnWorkers(config: PaysignalConfig, workers: number): Promise<MemoryTarget> {
+export interface WorkerOptions {
+  /** Batches and bytes of record values in the workers' hands at most, per worker. */
+  readonly inHandPerWorker: { readonly batches: number; readonly bytes: number };
+  /**
+   * Run the workers from the compiled package (dist/, `npm run build`) as the image does, instead of
+   * the TypeScript sources: Node's type stripping costs every isolate that loads a .ts module about
+   * 17 MB of RSS, which the image does not pay. This thread stays on the sources.
+   */
+  readonly compiled: boolean;
+}
+
+const POOL_SOURCES = new URL('../../src/pipeline/workers/pool.ts', import.meta.url);
+const POOL_COMPILED = new URL('../../dist/pipeline/workers/pool.js', import.meta.url);
+
+export async function startOnWorkers(config: PaysignalConfig, workers: number, options: WorkerOptions): Promise<MemoryTarget> {
+  // The pool starts its workers from the module next to it (worker.ts, or worker.js in dist/).
+  const { startWorkerPool } = (await import((options.compiled ? POOL_COMPILED : POOL_SOURCES).href)) as typeof import('../../src/pipeline/workers/pool.ts');
   const registry = createMetricsRegistry();
   const alerting = await startAlerting(config, registry);
   let rejected = 0;
@@ -107,7 +122,7 @@ export async function startOnWorkers(config: PaysignalConfig, workers: number): 
   const logger = createLogger({ level: 'warn', name: 'bench-memory' });
   const pool = await startWorkerPool({ config, workers, registry, logger, deadLetter, engine: alerting.engine, sinks: [], eventsFile: null });
   const exposition = createExposition(registry);
-  const inHand = new InFlightBatches({ maxBatches: FETCH_AHEAD_BATCHES_PER_WORKER * workers, maxBytes: config.kafka.max_bytes });
+  const inHand = new InFlightBatches(fetchAheadBound(workers, config.kafka.max_bytes, options.inHandPerWorker));
   let processed = 0;
   let failed = 0;
   return {

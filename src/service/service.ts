@@ -7,6 +7,7 @@ import type { ISocketFactory } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Alerting } from '../alerting/index.ts';
 import { MAX_CHECKPOINT_BYTES } from '../alerting/engine/index.ts';
+import { fetchAheadBound } from './fetch-ahead.ts';
 import { trackerHeapWarning, type TrackerThread } from '../classify/correlation.ts';
 import { createClassifier, type Classifier } from '../classify/classifier.ts';
 import { assertKafkaConfigured, workerCount, type PaysignalConfig } from '../config/config.ts';
@@ -38,12 +39,6 @@ function discardingDeadLetter(logger: Logger): DeadLetterSink {
     async flush() {},
   };
 }
-
-/**
- * Batches in hand per processing worker (fetch-ahead). Enough that the workers are still busy while
- * kafkajs fetches the next response (bench/RESULTS.md, "fetch-ahead"); kafka.max_bytes bounds the bytes.
- */
-export const FETCH_AHEAD_BATCHES_PER_WORKER = 64;
 
 /** What processes the source's batches: the in-thread pipeline, or the pool of processing workers. */
 export interface BatchProcessor extends RecordBatchHandler {
@@ -193,8 +188,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       ...kafkaSourceOptions(config),
       socketFactory: options.socketFactory,
       // With workers the source fetches on while they process (docs/architecture.md#worker-threads),
-      // with at most one more fetch's bytes in their hands.
-      fetchAhead: workers === 0 ? null : { maxBatches: FETCH_AHEAD_BATCHES_PER_WORKER * workers, maxBytes: config.kafka.max_bytes },
+      // with a bound of batches and bytes in their hands.
+      fetchAhead: workers === 0 ? null : fetchAheadBound(workers, config.kafka.max_bytes),
     },
     {
       handler: pipeline,

@@ -127,6 +127,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   function spawn(index: number): Thread {
     const setup: WorkerSetup = { config: workerConfig, logLevel: logger.level, signalTuples: needTuples, eventLines: eventsFile !== null, index };
+    // No `resourceLimits`: V8's heap flags (NODE_OPTIONS --max-old-space-size, --max-semi-space-size)
+    // override them, so each worker has the process's limits, and reports them when ready
+    // (bench/RESULTS.md, "Memory in worker mode"). At its limit Node ends the worker, not the process.
     const worker = new Worker(workerUrl, { workerData: setup, name: `paysignal-worker-${index}` });
     let readyResolve: (r: ReadyReply) => void = () => {};
     let readyReject: (e: Error) => void = () => {};
