@@ -43,10 +43,11 @@ RUN npm install -g --omit=dev --ignore-scripts --no-audit --no-fund /tmp/paysign
  && npm cache clean --force
 # PAYSIGNAL_RULES is deliberately unset: the in-process alert engine is for single instances, so
 # turn it on explicitly (PAYSIGNAL_RULES=/app/rules for the shipped rules; the chart decides per values).
-# NODE_OPTIONS: the V8 heap settings paysignal ships with (src/service-node-options.ts explains them;
-# the chart's `nodeOptions` value overrides them).
+# NODE_OPTIONS and MALLOC_ARENA_MAX: the memory settings paysignal ships with
+# (src/service-node-options.ts explains them; the chart's `nodeOptions` value overrides NODE_OPTIONS).
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=8" \
+    NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4" \
+    MALLOC_ARENA_MAX=1 \
     PAYSIGNAL_HTTP_HOST=0.0.0.0 \
     PAYSIGNAL_HTTP_PORT=9464
 WORKDIR /app
