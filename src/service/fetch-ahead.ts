@@ -14,7 +14,7 @@ export const FETCH_AHEAD_BATCHES_PER_WORKER = 64;
  * bytes bind instead of the count, and each byte in hand costs several in RSS: the record's buffer
  * on the main thread, its copy for the worker, both garbage until their thread's next full
  * collection. With one worker the memory benchmark peaked at 296 MB RSS with 10 MB in hand
- * (`kafka.max_bytes`, the bound before), 251 and 260 MB with 4 MB, 242 and 252 MB with 2 MB: at the
+ * (`kafka.max_bytes`, the bound before), 251 and 260 MB with 4 MB, 230 to 252 MB with 2 MB: at the
  * 250 MB target (bench/RESULTS.md, "Memory in worker mode").
  */
 export const FETCH_AHEAD_BYTES_PER_WORKER = 2 * 2 ** 20;
