@@ -7,7 +7,6 @@ import type { ISocketFactory } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Alerting } from '../alerting/index.ts';
 import { MAX_CHECKPOINT_BYTES } from '../alerting/engine/index.ts';
-import { fetchAheadBound } from './fetch-ahead.ts';
 import { trackerHeapWarning, type TrackerThread } from '../classify/correlation.ts';
 import { createClassifier, type Classifier } from '../classify/classifier.ts';
 import { assertKafkaConfigured, workerCount, type PaysignalConfig } from '../config/config.ts';
@@ -28,6 +27,7 @@ import { createKafkaClient, tlsConfig } from '../sources/kafka/client.ts';
 import { createKafkaSource, type AssignedPartition, type KafkaSource } from '../sources/kafka/source.ts';
 import { createStateTopic } from '../sources/kafka/state-topic.ts';
 import { createEngineCheckpoints, type EngineCheckpoints } from './engine-checkpoints.ts';
+import { fetchAheadBound } from './fetch-ahead.ts';
 import { kafkaClientOptions, kafkaSourceOptions } from './kafka-options.ts';
 
 /** A dead-letter sink for `dead_letter.enabled: false`: rejected events are logged and dropped. */
