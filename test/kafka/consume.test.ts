@@ -332,6 +332,77 @@ kafka:
     await stop(service);
   });
 
+  it('rides out a 10 s broker outage mid-stream with processing workers: nothing lost or counted twice, commits resume', async () => {
+    const topic = await kafka.createTopic('outage-workers', 2);
+    const dlq = await kafka.createTopic('outage-workers-dlq', 1);
+    const first = makeEvents('outage-workers', 400);
+    const second = makeEvents('outage-workers', 200, 400);
+    // Produced a few at a time: a fetch returns at least one whole record batch, so records produced
+    // 500 at a time would reach the workers in two batches whatever kafka.max_bytes says.
+    const produce = async (events: typeof first): Promise<void> => {
+      for (let i = 0; i < events.length; i += 5) await kafka.produce(topic, events.slice(i, i + 5).map((e) => e.message));
+    };
+    await produce(first);
+
+    const eventsFile = join(dir, 'outage-workers.ndjson');
+    const group = `outage-workers-${topic}`;
+    const sockets = createFaultySockets();
+    const service = await start({
+      topic,
+      dlq,
+      group,
+      eventsFile,
+      sockets,
+      // Every batch waits for the slow sink on the main thread, and the workers hold at most
+      // kafka.max_bytes (a few small batches): the topic is still being handed over when the
+      // brokers go, with batches in the workers' hands.
+      sinks: [slowSink(150)],
+      yaml: `processing:
+  workers: 1
+kafka:
+  heartbeat_interval: 300ms
+  session_timeout: 30s
+  max_wait: 200ms
+  max_bytes_per_partition: 2048
+  max_bytes: 4096
+  lag_refresh_interval: 500ms
+  retry: { initial: 300ms, max: 10s, retries: 8 }
+  backoff: { initial: 200ms, max: 2s }
+`,
+    });
+    expect(service.workers).toBe(1);
+    await service.source.waitUntilReady(30_000);
+    await waitFor('some events processed', () => (readEventLines(eventsFile).length >= 40 ? true : undefined), 20_000, 20);
+    const processedBeforeOutage = readEventLines(eventsFile).length;
+    expect(processedBeforeOutage).toBeLessThan(first.length); // still mid-stream
+
+    let sawNotReady = false;
+    const watch = setInterval(() => {
+      if (!service.source.isReady()) sawNotReady = true;
+    }, 100);
+    const outage = kafka.outage(10_000, sockets);
+    // The batches in the workers' hands when the brokers went are processed meanwhile.
+    const processedDuringOutage = await sleep(5000).then(() => readEventLines(eventsFile).length);
+    await outage;
+    expect(sawNotReady).toBe(true);
+    expect(processedDuringOutage).toBeGreaterThan(processedBeforeOutage);
+    expect(processedDuringOutage).toBeLessThan(first.length);
+    await produce(second);
+    // Commits resume: everything is committed in the end.
+    await waitCommitted(group, topic, 90_000);
+    clearInterval(watch);
+
+    // Each event processed once: none lost, none read again after the outage.
+    const ids = readEventLines(eventsFile).map((l) => l.correlation_id);
+    expect(ids).toHaveLength(first.length + second.length);
+    expect(new Set(ids)).toEqual(new Set([...first, ...second].map((e) => e.id)));
+    expect(await metric(service.registry, 'payment_provider_calls_total')).toBe(first.length + second.length);
+    expect(await metric(service.registry, 'paysignal_kafka_messages_consumed_total', { topic })).toBe(first.length + second.length);
+    await service.source.waitUntilReady(30_000);
+    expect(service.source.status()).toMatchObject({ state: 'consuming', consumerRestarts: 0 });
+    await stop(service);
+  });
+
   it('starts while the brokers are unreachable, keeps retrying, and consumes once they are back', async () => {
     const topic = await kafka.createTopic('late', 1);
     const dlq = await kafka.createTopic('late-dlq', 1);
