@@ -4,10 +4,6 @@
 // only when the worker processed the batch and every main-thread sink and the dead-letter topic
 // flushed it; the Kafka source commits only then (at-least-once as without workers).
 //
-// A worker that dies takes no committed counts with it: the batches taken from it since its last
-// metrics snapshot (which it sends on its own every so often) are processed again by its
-// replacement for their counts only, on top of the dead worker's last snapshot.
-//
 // What the main thread does with a worker's reply, before the batch resolves: rejected records go
 // to the dead-letter producer (with their original bytes and headers, which never left this
 // thread), every event's signal tuple goes to the alert engine and any extra sinks, the rendered
@@ -69,19 +65,6 @@ interface Pending {
   readonly records: readonly SourceRecord[];
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
-  /** Sent again to a replacement for its counts: its answer is not taken. */
-  readonly recount: boolean;
-  /** What was sent (the worker got a copy of its buffers). */
-  readonly request: Pick<BatchRequest, 'source' | 'topic' | 'partition' | 'offsets' | 'bytes' | 'ends'>;
-}
-
-/** What a batch's counts are made of: its record values (offsets, keys and headers play no part). */
-interface Answered {
-  readonly source: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly bytes: Uint8Array;
-  readonly ends: Int32Array;
 }
 
 interface Thread {
@@ -89,14 +72,7 @@ interface Thread {
   readonly worker: Worker;
   readonly ready: Promise<ReadyReply>;
   readonly unpacker: SignalUnpacker;
-  /** Batches sent, not answered yet. */
   readonly batches: Map<number, Pending>;
-  /**
-   * Batches answered since the worker's last metrics snapshot, whose counts only it holds: the
-   * value buffers the worker gave back (two buffers per batch, not one object per record, so
-   * holding them costs the garbage collector little).
-   */
-  readonly uncovered: Answered[];
   readonly metricRequests: Map<number, (metrics: readonly MetricSnapshot[]) => void>;
   closing: boolean;
   /** Set when the thread ended; a replacement takes its place in `threads` after RESPAWN_DELAY_MS. */
@@ -134,17 +110,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   // The service's error-span budget is shared: each worker keeps its part of it.
   const budget = config.tracing.max_error_spans_per_second;
   const workerConfig: PaysignalConfig = { ...config, tracing: { ...config.tracing, max_error_spans_per_second: budget === 0 ? 0 : Math.ceil(budget / size) } };
-  // Each worker's latest metrics: objects from a scrape, or the JSON bytes of a cover snapshot,
-  // read only when needed (the worker died, or a scrape timed out).
-  const lastMetrics: (readonly MetricSnapshot[] | Uint8Array)[] = Array.from({ length: size }, () => []);
-  const utf8 = new TextDecoder();
-  function lastMetricsOf(index: number): readonly MetricSnapshot[] {
-    const last = lastMetrics[index]!;
-    if (!(last instanceof Uint8Array)) return last;
-    const parsed = JSON.parse(utf8.decode(last)) as MetricSnapshot[];
-    lastMetrics[index] = parsed;
-    return parsed;
-  }
+  const lastMetrics: (readonly MetricSnapshot[])[] = Array.from({ length: size }, () => []);
   // The replaced workers' last collected counters and histograms, added to every merge.
   let retired: readonly MetricSnapshot[] = [];
   const restarts = new Counter({
@@ -179,7 +145,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       ready,
       unpacker: new SignalUnpacker(PLACEHOLDER),
       batches: new Map(),
-      uncovered: [],
       metricRequests: new Map(),
       closing: false,
       exited: null,
@@ -197,13 +162,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
           const pending = thread.batches.get(reply.id);
           if (pending === undefined) return;
           thread.batches.delete(reply.id);
-          const { source, topic, partition, bytes, ends } = pending.request;
-          thread.uncovered.push({ source, topic, partition, bytes, ends });
-          if (pending.recount) {
-            // Its classes are the worker's from now on; its events went to the sinks before.
-            thread.unpacker.learn(reply);
-            return;
-          }
           try {
             takeReply(thread, reply, pending.records);
             pending.resolve();
@@ -215,23 +173,12 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         case 'batch-failed': {
           const pending = thread.batches.get(reply.id);
           thread.batches.delete(reply.id);
-          if (pending?.recount === true) logger.warn({ worker: index, message: reply.message }, 'a batch the replacement worker counted again failed; its counts are missing from /metrics');
           pending?.reject(new PaysignalError('WORKER_BATCH_FAILED', `worker ${index} could not process the batch: ${reply.message}`));
           return;
         }
         case 'metrics':
-          // For a scrape. Like a cover snapshot, they hold every batch answered before.
-          if (reply.metrics.length > 0) {
-            lastMetrics[index] = reply.metrics;
-            thread.uncovered.length = 0;
-          }
           thread.metricRequests.get(reply.id)?.(reply.metrics);
           thread.metricRequests.delete(reply.id);
-          return;
-        case 'cover':
-          // The batches answered before are in these counts, which are kept should the worker die.
-          lastMetrics[index] = reply.metrics;
-          thread.uncovered.length = 0;
           return;
         case 'closed':
           closedResolve();
@@ -245,19 +192,13 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     });
     worker.on('exit', (code) => {
       closedResolve();
-      // Its counts as of its last snapshot stay in the exposition (a replacement starts from zero),
-      // so merged counters never go down. The batches answered after that snapshot may be
-      // committed: the replacement processes them again for their counts only (recount). Batches
-      // it held when it died were not committed: they are processed again and counted then (twice
-      // only if a scrape caught one between its records and its answer: at-least-once).
-      retired = retireSnapshots(retired, lastMetricsOf(index));
+      // Its counts as of the last collection stay in the exposition (a replacement starts from
+      // zero), so merged counters never go down. Batches it held when it died were not committed:
+      // they are processed again and counted then (twice only if a scrape caught one between its
+      // records and its answer: at-least-once). Batches it finished after the last collection were
+      // committed and are not read again: they are missing, at most one scrape interval of its work.
+      retired = retireSnapshots(retired, lastMetrics[index]!);
       lastMetrics[index] = [];
-      const recounts = [...thread.uncovered];
-      thread.uncovered.length = 0;
-      let lostRecounts = 0;
-      for (const pending of thread.batches.values()) if (pending.recount) lostRecounts += pending.request.offsets.length;
-      // Its buffers went with the worker that died while counting them again.
-      if (lostRecounts > 0) logger.warn({ worker: index, records: lostRecounts }, 'a replacement worker died while counting batches again; their counts are missing from /metrics');
       const lost = new PaysignalError('WORKER_EXITED', `processing worker ${index} exited (code ${code}); its batches in hand are not committed and will be processed again`);
       thread.exited = lost;
       readyReject(lost);
@@ -275,8 +216,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         const replacement = spawn(index);
         threads[index] = replacement;
         if (verdicts !== null) replacement.worker.postMessage(verdicts);
-        // Before any new batch of its partitions (send() waits until the replacement is ready).
-        for (const request of recounts) recount(replacement, request);
         replacement.ready.catch((error: unknown) => logger.error({ err: error, worker: index }, 'the replacement worker cannot start'));
       }, RESPAWN_DELAY_MS);
       timer.unref();
@@ -332,11 +271,12 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       const timer = setTimeout(() => {
         thread.metricRequests.delete(id);
         logger.warn({ worker: thread.index, timeoutMs: metricsTimeoutMs }, 'worker metrics late; serving its previous ones');
-        resolve(lastMetricsOf(thread.index));
+        resolve(lastMetrics[thread.index]!);
       }, metricsTimeoutMs);
-      thread.metricRequests.set(id, () => {
+      thread.metricRequests.set(id, (metrics) => {
         clearTimeout(timer);
-        resolve(lastMetricsOf(thread.index));
+        if (metrics.length > 0) lastMetrics[thread.index] = metrics;
+        resolve(lastMetrics[thread.index]!);
       });
       thread.worker.postMessage({ kind: 'metrics', id } satisfies WorkerRequest);
     });
@@ -390,17 +330,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     const id = nextId++;
     const request: BatchRequest = { kind: 'batch', id, source: first.source, topic: first.topic, partition: first.partition, offsets, bytes, ends };
     await new Promise<void>((resolve, reject) => {
-      thread.batches.set(id, { records, resolve, reject, recount: false, request });
-      thread.worker.postMessage(request);
+      thread.batches.set(id, { records, resolve, reject });
+      thread.worker.postMessage(request, [bytes.buffer, ends.buffer]);
     });
-  }
-
-  /** Sends a batch a dead worker answered to its replacement, to be counted (its answer is not taken). */
-  function recount(thread: Thread, answered: Answered): void {
-    // Offsets only reach the events-file lines, which are not taken from a recount.
-    const request: BatchRequest = { kind: 'batch', id: nextId++, ...answered, offsets: new Array<string>(answered.ends.length).fill('') };
-    thread.batches.set(request.id, { records: [], resolve: () => {}, reject: () => {}, recount: true, request });
-    thread.worker.postMessage(request, [request.bytes.buffer as ArrayBuffer, request.ends.buffer as ArrayBuffer]);
   }
 
   /** The batch's records per partition (the Kafka source hands one partition per batch). */

@@ -102,17 +102,6 @@ export interface MetricsReply {
   readonly metrics: readonly MetricSnapshot[];
 }
 
-/**
- * The worker's metrics, sent on its own after batches were answered (docs/architecture.md#worker-threads):
- * it covers every batch answered before it, which the main thread takes only then. JSON of
- * MetricSnapshot[] in a transferred buffer: the main thread reads it only if the worker dies, so it
- * pays nothing for it otherwise (a structured clone of the objects would cost it milliseconds each).
- */
-export interface CoverReply {
-  readonly kind: 'cover';
-  readonly metrics: Uint8Array;
-}
-
 export interface ReadyReply {
   readonly kind: 'ready';
   /** The worker's metrics (no values), in registration order: the main thread registers their merged view. */
@@ -133,4 +122,4 @@ export interface ClosedReply {
   readonly kind: 'closed';
 }
 
-export type WorkerReply = BatchReply | BatchFailure | MetricsReply | CoverReply | ReadyReply | StartFailure | ClosedReply;
+export type WorkerReply = BatchReply | BatchFailure | MetricsReply | ReadyReply | StartFailure | ClosedReply;

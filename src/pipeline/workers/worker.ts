@@ -49,57 +49,7 @@ try {
 const { registry, pipeline, signals } = built;
 const packer = setup.signalTuples ? new SignalPacker() : null;
 
-// Cover snapshots: the worker's metrics, sent on its own after batches were answered. Should the
-// worker die, the main thread keeps its last snapshot and has the batches answered after it counted
-// again by the replacement (pool.ts), so those are the ones to keep few. A snapshot of a few
-// thousand series takes milliseconds of CPU (as long as a hundred or more events), so it is not
-// taken per batch: once the worker spent COVER_WORK times what the last one took on batches (so
-// snapshots cost it about 1 / COVER_WORK of its processing), and at the latest MAX_COVER_WAIT_MS
-// after an answer (the main thread holds the value buffers of those batches meanwhile).
-const COVER_WORK = 100;
-const MAX_COVER_WAIT_MS = 1000;
-const utf8 = new TextEncoder();
-/** Milliseconds the worker spent on batches since the last snapshot, and what the last snapshot took. */
-let workSinceCoverMs = 0;
-let lastCoverMs = 0;
-let coverTimer: NodeJS.Timeout | null = null;
-
-/** Sends the worker's metrics now: for a scrape (`id`), or to cover the answers so far. */
-async function postMetrics(id: number | null): Promise<void> {
-  workSinceCoverMs = 0;
-  const startedAt = performance.now();
-  if (coverTimer !== null) {
-    clearTimeout(coverTimer);
-    coverTimer = null;
-  }
-  let metrics: MetricSnapshot[];
-  try {
-    metrics = (await registry.getMetricsAsJSON()) as unknown as MetricSnapshot[];
-  } catch (error) {
-    logger.warn({ err: error }, 'reading the worker metrics failed');
-    // The answers so far are covered by the next one.
-    coverTimer = setTimeout(() => void postMetrics(null), MAX_COVER_WAIT_MS);
-    if (id !== null) post({ kind: 'metrics', id, metrics: [] });
-    return;
-  }
-  if (id !== null) {
-    post({ kind: 'metrics', id, metrics });
-    return;
-  }
-  const bytes = utf8.encode(JSON.stringify(metrics));
-  post({ kind: 'cover', metrics: bytes }, [bytes.buffer as ArrayBuffer]);
-  lastCoverMs = performance.now() - startedAt;
-}
-
-/** After a batch was answered (it took `workMs`): a snapshot now when enough work was done since the last, else within the wait. */
-async function cover(workMs: number): Promise<void> {
-  workSinceCoverMs += workMs;
-  if (workSinceCoverMs >= COVER_WORK * lastCoverMs) await postMetrics(null);
-  else coverTimer ??= setTimeout(() => void postMetrics(null), MAX_COVER_WAIT_MS);
-}
-
 async function processBatch(request: BatchRequest): Promise<void> {
-  const startedAt = performance.now();
   const { bytes, ends, offsets, source, topic, partition } = request;
   const rejected: { index: number; reason: BatchReply['rejected'][number]['reason']; detail: string }[] = [];
   let lines = '';
@@ -122,7 +72,6 @@ async function processBatch(request: BatchRequest): Promise<void> {
   const tuples = packer?.take() ?? { signals: new Float64Array(0), newClasses: [], newViolations: [] };
   const reply: BatchReply = { kind: 'batch', id: request.id, ...tuples, rejected, lines, lineCount: setup.eventLines ? ends.length : 0 };
   post(reply, [tuples.signals.buffer as ArrayBuffer]);
-  await cover(performance.now() - startedAt);
 }
 
 // Batches wait here, with an event-loop turn after every TURN_EVERY_MS of processing: the port
@@ -166,13 +115,18 @@ port.on('message', (request: WorkerRequest) => {
       if (!processing) startProcessing();
       return;
     case 'metrics':
-      void postMetrics(request.id);
+      registry.getMetricsAsJSON().then(
+        (metrics) => post({ kind: 'metrics', id: request.id, metrics: metrics as unknown as MetricSnapshot[] }),
+        (error: unknown) => {
+          logger.warn({ err: error }, 'reading the worker metrics failed');
+          post({ kind: 'metrics', id: request.id, metrics: [] });
+        },
+      );
       return;
     case 'label-verdicts':
       signals.metrics.guard.settle(request.verdicts);
       return;
     case 'close':
-      if (coverTimer !== null) clearTimeout(coverTimer);
       // Closes the sinks: the last spans are exported.
       pipeline
         .close()
