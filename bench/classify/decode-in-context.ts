@@ -19,7 +19,6 @@
 // (process.threadCpuUsage), so it includes the garbage collection decoding triggers on that thread
 // but not other processes on a shared host; process CPU adds V8's helper threads.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
@@ -33,7 +32,7 @@ import type { EventSink, ProcessedEvent } from '../../src/pipeline/types.ts';
 import { SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import { startOtlpBlackHole } from '../support/otlp-black-hole.ts';
-import { DEFAULT_SEED, ensureDataset, ROOT } from './generate.ts';
+import { DEFAULT_SEED, ensureDataset, readDatasetLines, ROOT } from './generate.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,14 +54,7 @@ interface Measured {
 
 async function measure(context: 'decode' | 'pipeline'): Promise<Measured> {
   const { dataset } = ensureDataset(Number(values.lines), DEFAULT_SEED);
-  const all = readFileSync(dataset.file);
-  const lines: Buffer[] = [];
-  for (let start = 0; ; ) {
-    const nl = all.indexOf(10, start);
-    if (nl === -1) break;
-    lines.push(all.subarray(start, nl));
-    start = nl + 1;
-  }
+  const lines = readDatasetLines(dataset.file);
   const classifier = await createClassifier();
   const decoder = createDecoder({ idHeaders: classifier.idHeaders });
   const otlp = context === 'pipeline' ? await startOtlpBlackHole() : null;

@@ -699,6 +699,19 @@ export function generate(options: GenerateOptions): Dataset {
   return { file: out, manifestFile, manifest };
 }
 
+/** A dataset file's lines (without their newlines) as views of one Buffer holding the whole file. */
+export function readDatasetLines(file: string): Buffer[] {
+  const all = readFileSync(file);
+  const lines: Buffer[] = [];
+  for (let start = 0; ; ) {
+    const nl = all.indexOf(10, start);
+    if (nl === -1) break;
+    lines.push(all.subarray(start, nl));
+    start = nl + 1;
+  }
+  return lines;
+}
+
 /** The dataset for (lines, seed), generated unless an up-to-date copy is already in bench/out/. */
 export function ensureDataset(lines: number, seed: number, force = false, successShare = DEFAULT_SUCCESS_SHARE): { dataset: Dataset; generated: boolean } {
   const file = datasetFile(lines, seed, successShare);

@@ -8,7 +8,6 @@
 // header value and every body string) on already-parsed events. Each stage runs in a fresh child
 // process so one stage's JIT and heap state do not colour the next.
 import { spawnSync } from 'node:child_process';
-import { openSync, readSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClassifier } from '../../src/classify/classifier.ts';
@@ -17,26 +16,7 @@ import { formatClassification } from '../../src/cli/commands/classify.ts';
 import { createDecoder } from '../../src/events/decode.ts';
 import { redactParsed, redactString } from '../../src/events/redact.ts';
 import { COMMON_HEADERS } from '../../src/events/decode.ts';
-import { DEFAULT_SEED, ensureDataset } from './generate.ts';
-
-function readLines(file: string): Buffer[] {
-  const fd = openSync(file, 'r');
-  const chunks: Buffer[] = [];
-  const buf = Buffer.allocUnsafe(8 << 20);
-  let n: number;
-  while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
-  closeSync(fd);
-  const all = Buffer.concat(chunks);
-  const lines: Buffer[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = all.indexOf(10, start);
-    if (nl === -1) break;
-    lines.push(all.subarray(start, nl));
-    start = nl + 1;
-  }
-  return lines;
-}
+import { DEFAULT_SEED, ensureDataset, readDatasetLines } from './generate.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -48,7 +28,7 @@ async function main(): Promise<void> {
     },
   });
   const { dataset } = ensureDataset(Number(values.lines), Number(values.seed));
-  const lines = readLines(dataset.file);
+  const lines = readDatasetLines(dataset.file);
   const classifier = await createClassifier();
   const decoder = createDecoder({ idHeaders: classifier.idHeaders });
   const keptHeaders = new Set([...COMMON_HEADERS, ...classifier.idHeaders]);

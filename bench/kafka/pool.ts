@@ -10,7 +10,6 @@
 // measured: process CPU (main thread, workers and V8's helper threads) and the main thread's own,
 // per event. Prints one JSON line.
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logging.ts';
@@ -20,7 +19,7 @@ import { startWorkerPool } from '../../src/pipeline/workers/pool.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { startOtlpBlackHole } from '../support/otlp-black-hole.ts';
-import { DEFAULT_SEED, ensureDataset, ROOT } from '../classify/generate.ts';
+import { DEFAULT_SEED, ensureDataset, readDatasetLines, ROOT } from '../classify/generate.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,14 +35,7 @@ const batchSize = Number(values.batch);
 const batches: SourceRecord[][] = [];
 const nextOffset = new Array<number>(PARTITIONS).fill(0);
 // Values are slices of the file's bytes (outside the V8 heap, like kafkajs's fetch buffers).
-const all = readFileSync(dataset.file);
-const lines: Buffer[] = [];
-for (let start = 0; ; ) {
-  const nl = all.indexOf(10, start);
-  if (nl === -1) break;
-  lines.push(all.subarray(start, nl));
-  start = nl + 1;
-}
+const lines = readDatasetLines(dataset.file);
 for (let from = 0; from < lines.length; from += batchSize) {
   const partition = batches.length % PARTITIONS;
   batches.push(

@@ -293,8 +293,8 @@ describe('kafka source with the pipeline', () => {
       sinks: [slowSink(150)],
       // kafkajs retries (about 40 s in all with these settings) outlast the outage, so the member
       // keeps its place in the group and needs no new join once the broker is back. One partition's
-      // batch at a time, so the outage comes mid-stream: that is the main-thread mode (with
-      // workers, fetch-ahead hands the whole topic over before the slow sink has flushed once).
+      // batch at a time, so the outage comes mid-stream in the main-thread mode (the next test
+      // does the same with a processing worker).
       yaml: `processing:
   workers: 0
 kafka:
