@@ -68,4 +68,34 @@ describe('a processing worker replaced after it died', () => {
     // counted once (by the replacement): exactly one thread's result.
     expectSameSeries(after, cumulativeSeries(await inThreadMetrics(config, [...a0, ...a1, ...b0, ...b1])));
   });
+
+  it('keeps the counts of the batches it answered before its last collection, even with no scrape before it died', async () => {
+    const config = poolConfig();
+    const started = await startTestPool(config, 2, { baseRefreshMs: 100 });
+    pool = started.pool;
+    const { registry } = started;
+    const onDying = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 0)!;
+    const onLiving = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 1)!;
+
+    // Resolved, so the Kafka source commits them and never reads these records again.
+    const a0 = partitionRecords(TOPIC, onDying, events(0, 60));
+    const a1 = partitionRecords(TOPIC, onLiving, events(60, 60));
+    await pool.handleBatch(a0);
+    await pool.handleBatch(a1);
+    // No scrape: only the pool's own collections (every 100 ms here) see the worker's counts.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await pool.worker(0).terminate();
+
+    const after = await waitFor(
+      'the restart to be counted',
+      async () => {
+        const now = cumulativeSeries(await registry.metrics());
+        return now.get('paysignal_worker_restarts_total{reason="exited"}') === 1 ? now : undefined;
+      },
+      10_000,
+      50,
+    );
+    after.delete('paysignal_worker_restarts_total{reason="exited"}');
+    expectSameSeries(after, cumulativeSeries(await inThreadMetrics(config, [...a0, ...a1])));
+  });
 });

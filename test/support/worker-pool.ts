@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logging.ts';
 import { signalsFromConfig } from '../../src/pipeline/from-config.ts';
 import { createPipeline } from '../../src/pipeline/pipeline.ts';
 import type { DeadLetterSink } from '../../src/pipeline/types.ts';
-import { startWorkerPool, type WorkerPool } from '../../src/pipeline/workers/pool.ts';
+import { startWorkerPool, type WorkerPool, type WorkerPoolOptions } from '../../src/pipeline/workers/pool.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 
@@ -21,9 +21,10 @@ export function poolConfig(yaml = ''): PaysignalConfig {
   return parseConfig(`tracing:\n  enabled: false\n${yaml}`, null, {});
 }
 
-export async function startTestPool(config: PaysignalConfig, workers: number) {
+export async function startTestPool(config: PaysignalConfig, workers: number, options: Pick<WorkerPoolOptions, 'baseRefreshMs'> = {}) {
   const registry = createMetricsRegistry({ defaultMetrics: false });
   const pool: WorkerPool = await startWorkerPool({
+    ...options,
     config,
     workers,
     registry,
