@@ -29,26 +29,33 @@ function cumulativeSeries(text: string): Map<string, number> {
   return all;
 }
 
+/**
+ * Two workers, and one batch processed on each: on a partition of worker 0 (the one the test ends)
+ * and on one of worker 1.
+ */
+async function twoWorkersWithABatchEach(options: Parameters<typeof startTestPool>[2] = {}) {
+  const config = poolConfig();
+  const started = await startTestPool(config, 2, options);
+  pool = started.pool;
+  const onDying = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 0)!;
+  const onLiving = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 1)!;
+  const a0 = partitionRecords(TOPIC, onDying, events(0, 60));
+  const a1 = partitionRecords(TOPIC, onLiving, events(60, 60));
+  await started.pool.handleBatch(a0);
+  await started.pool.handleBatch(a1);
+  return { config, pool: started.pool, registry: started.registry, onDying, onLiving, a0, a1 };
+}
+
 describe('a processing worker replaced after it died', () => {
   it('leaves its counts in /metrics: merged counters never go down, and once its batch is processed again they equal one thread', async () => {
-    const config = poolConfig();
-    const started = await startTestPool(config, 2);
-    pool = started.pool;
-    const { registry } = started;
-    const onDying = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 0)!;
-    const onLiving = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 1)!;
-
-    const a0 = partitionRecords(TOPIC, onDying, events(0, 60));
-    const a1 = partitionRecords(TOPIC, onLiving, events(60, 60));
-    await pool.handleBatch(a0);
-    await pool.handleBatch(a1);
+    const { config, pool: running, registry, onDying, onLiving, a0, a1 } = await twoWorkersWithABatchEach();
     const before = cumulativeSeries(await registry.metrics());
     expect(before.get('payment_provider_calls_total{operation="create_order",outcome="error",provider="kustom"}')).toBe(24);
 
-    await pool.worker(0).terminate();
+    await running.worker(0).terminate();
     // The batch that arrives while worker 0 is gone fails (uncommitted: the source reads it again).
     const b0 = partitionRecords(TOPIC, onDying, events(120, 60), 60);
-    await expect(pool.handleBatch(b0)).rejects.toMatchObject({ code: 'WORKER_EXITED' });
+    await expect(running.handleBatch(b0)).rejects.toMatchObject({ code: 'WORKER_EXITED' });
 
     const during = cumulativeSeries(await registry.metrics());
     expect(during.get('paysignal_worker_restarts_total{reason="exited"}')).toBe(1);
@@ -56,9 +63,9 @@ describe('a processing worker replaced after it died', () => {
     expect(during).toEqual(before);
 
     // As the Kafka source does after a failed batch: again, until the replacement takes it.
-    await waitFor('the replacement worker to process the batch', () => pool!.handleBatch(b0).then(() => true, () => undefined), 10_000, 200);
+    await waitFor('the replacement worker to process the batch', () => running.handleBatch(b0).then(() => true, () => undefined), 10_000, 200);
     const b1 = partitionRecords(TOPIC, onLiving, events(180, 60), 60);
-    await pool.handleBatch(b1);
+    await running.handleBatch(b1);
 
     const after = cumulativeSeries(await registry.metrics());
     for (const [key, value] of before) expect(after.get(key), key).toBeGreaterThanOrEqual(value);
@@ -70,21 +77,11 @@ describe('a processing worker replaced after it died', () => {
   });
 
   it('keeps the counts of the batches it answered before its last collection, even with no scrape before it died', async () => {
-    const config = poolConfig();
-    const started = await startTestPool(config, 2, { baseRefreshMs: 100 });
-    pool = started.pool;
-    const { registry } = started;
-    const onDying = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 0)!;
-    const onLiving = [0, 1, 2, 3].find((p) => started.pool.workerOf(TOPIC, p) === 1)!;
-
-    // Resolved, so the Kafka source commits them and never reads these records again.
-    const a0 = partitionRecords(TOPIC, onDying, events(0, 60));
-    const a1 = partitionRecords(TOPIC, onLiving, events(60, 60));
-    await pool.handleBatch(a0);
-    await pool.handleBatch(a1);
+    // Both batches resolved, so the Kafka source commits them and never reads these records again.
+    const { config, pool: running, registry, a0, a1 } = await twoWorkersWithABatchEach({ baseRefreshMs: 100 });
     // No scrape: only the pool's own collections (every 100 ms here) see the worker's counts.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await pool.worker(0).terminate();
+    await running.worker(0).terminate();
 
     const after = await waitFor(
       'the restart to be counted',
