@@ -18,6 +18,7 @@ import { makeEvents, readEventLines, startTestKafka, type TestKafka } from '../s
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { waitFor } from '../support/processes.ts';
 import { serviceEnv } from '../support/service-env.ts';
+import { exposedSeries } from '../support/worker-pool.ts';
 
 let kafka: TestKafka;
 let otlp: OtlpReceiver;
@@ -117,18 +118,10 @@ async function scrape(service: RunningService, openMetrics = false): Promise<str
 /** Timing-dependent series (process, batch durations, lag, span export) are left out. */
 const TIMING = /^(process_|nodejs_|paysignal_kafka_batch_duration|paysignal_kafka_consumer_lag|paysignal_spans_|paysignal_alert)/;
 
-/** `name{labels}` (labels sorted) -> value, from Prometheus text. */
+/** `name{labels}` (labels sorted) -> value, from Prometheus text, without the timing-dependent series. */
 function series(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match === null) throw new Error(`not an exposition line: ${line}`);
-    const [, name, labels = '', value] = match;
-    if (TIMING.test(name!)) continue;
-    const sorted = labels === '' ? '' : labels.match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g)!.sort().join(',');
-    out.set(`${name}{${sorted}}`, Number(value));
-  }
+  const out = exposedSeries(text);
+  for (const key of out.keys()) if (TIMING.test(key)) out.delete(key);
   return out;
 }
 
