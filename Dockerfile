@@ -46,7 +46,7 @@ RUN npm install -g --omit=dev --ignore-scripts --no-audit --no-fund /tmp/paysign
 # NODE_OPTIONS and MALLOC_ARENA_MAX: the memory settings paysignal ships with
 # (src/service-node-options.ts explains them; the chart's `nodeOptions` value overrides NODE_OPTIONS).
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4" \
+    NODE_OPTIONS="--max-semi-space-size=4 --heap-growing-percent=100" \
     MALLOC_ARENA_MAX=1 \
     PAYSIGNAL_HTTP_HOST=0.0.0.0 \
     PAYSIGNAL_HTTP_PORT=9464

@@ -1,19 +1,32 @@
 // The memory settings `paysignal run` ships with: the image sets them as NODE_OPTIONS and
 // MALLOC_ARENA_MAX (Dockerfile), and the chart passes NODE_OPTIONS on (values.yaml `nodeOptions`);
-// tests keep them equal. bench/RESULTS.md, "Heap settings" and "Memory in worker mode", has the runs.
+// tests keep them equal. bench/RESULTS.md, "Heap settings", "Memory in worker mode" and "Heap
+// growth per thread", has the runs.
 //
-// The V8 flags apply to every isolate: the main thread and each processing worker get an old space
-// and semi-spaces of these sizes (V8's flags override a Worker's `resourceLimits`).
+// V8's flags apply to every isolate alike, so the flags say how a heap grows and the limits are per
+// thread: each processing worker's old space is `processing.worker_heap_mb` (its resourceLimits,
+// default 80 MB), and the main thread keeps V8's own limit, which Node derives from the memory the
+// process may use (a container's limit, else the machine's). A --max-old-space-size here would
+// override both.
 //
-// Without them V8 sizes its heap for the whole machine and lets garbage pile up: 5M events through
-// the service peaked at 493 MB RSS on a 24 GB machine. 160 MB of old space holds the correlation
-// tracker at its default 100k keys (about 25 MB) with room to spare; raise it together with
-// `correlation.max_keys`. The old space was 192 MB before: RSS grows with the event rate, and at 40k
-// to 70k events/s 192 MB reached 247 to 265 MB on one thread.
+// --heap-growing-percent=100: a heap may double what survived the last full collection before the
+// next one. V8's own factor depends on the limit: at 160 MB it is at its minimum (1.1 to 1.3, or 8 MB
+// more), so the main thread, where kafkajs's fetch buffers and decoded batches land, ran a full
+// collection every 110 to 150 ms, 26 or 27 per 200k events, and kafkajs alone cost twice its CPU
+// (a no-op consumer under those flags: 1.78 against 0.92 s). With it: 5 to 10. A worker's limit
+// still binds it, since V8 grows a heap at most halfway to its limit: with about 45 MB held at 100k
+// correlation keys, 80 MB lets a worker reach about 62 MB, as 160 MB with V8's factor did.
 //
 // The semi-space is 4 MB: with the default worker there are two young generations, and 8 MB ones
 // cost 8 to 22 MB more RSS with no CPU per event saved that this host could measure.
-export const SERVICE_NODE_OPTIONS = '--max-old-space-size=160 --max-semi-space-size=4';
+export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=4 --heap-growing-percent=100';
+
+/**
+ * A worker's young generation (its resourceLimits), three 4 MB semi-spaces' worth as the flag above
+ * gives: without the flag, as when paysignal runs outside the image, a worker would otherwise take
+ * the main thread's (192 MB on a 24 GB machine). The flag overrides it when set.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 12;
 
 // glibc gives every thread that allocates its own malloc arena and keeps what was freed in it. With
 // a worker, buffers allocated on one thread and freed on another (each batch's bytes, each reply)

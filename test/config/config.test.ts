@@ -163,6 +163,15 @@ describe('processing workers', () => {
     expect(parseConfig('processing:\n  workers: 3\n', null, { PAYSIGNAL_WORKERS: 'auto' }, '/work').processing.workers).toBe('auto');
   });
 
+  it("sizes each worker's old space at 80 MB unless the file or PAYSIGNAL_WORKER_HEAP_MB says otherwise, and refuses less than 16", () => {
+    expect(parseConfig(null, null, {}, '/work').processing.worker_heap_mb).toBe(80);
+    expect(parseConfig('processing:\n  worker_heap_mb: 160\n', null, {}, '/work').processing.worker_heap_mb).toBe(160);
+    expect(parseConfig('processing:\n  worker_heap_mb: 160\n', null, { PAYSIGNAL_WORKER_HEAP_MB: '120' }, '/work').processing.worker_heap_mb).toBe(120);
+    expect(() => parseConfig('processing:\n  worker_heap_mb: 8\n', 'paysignal.yaml', {}, '/work')).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', file: 'paysignal.yaml', field: 'processing.worker_heap_mb' }),
+    );
+  });
+
   it('auto keeps one core for the main thread, but has at least one worker', () => {
     expect([1, 2, 4, 8].map((cores) => workerCount('auto', cores))).toEqual([1, 1, 3, 7]);
     expect(workerCount(0, 8)).toBe(0);

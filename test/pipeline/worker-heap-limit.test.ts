@@ -3,10 +3,9 @@
 // the batch it held is not resolved, so the Kafka source does not commit it and reads it again; the
 // restart is counted, and a new worker takes over the partition. Nothing is lost silently.
 //
-// In production NODE_OPTIONS gives every isolate the same heap limit. Here the workers get a small
-// one by setting the V8 flag in this process before they start: V8 reads it when a worker creates
-// its heap; this thread's heap was sized when the process started and stays as it is.
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+// The workers get a small heap through processing.worker_heap_mb, as in production: it is each
+// worker's own limit, and this thread's stays as it is.
+import { getHeapStatistics } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerPool } from '../../src/pipeline/workers/pool.ts';
 import { EVENT_KINDS } from '../support/kafka.ts';
@@ -31,14 +30,8 @@ function batch(from: number, count: number) {
 
 describe('a worker that reaches its heap limit', () => {
   it('fails the batch it held (to be read again), is counted as a restart, and is replaced', async () => {
-    setFlagsFromString(`--max-old-space-size=${WORKER_HEAP_MB} --max-semi-space-size=2`);
-    let started: Awaited<ReturnType<typeof startTestPool>>;
-    try {
-      // 1M keys of about 250 bytes cannot fit in 40 MB; the 1 h TTL keeps every key.
-      started = await startTestPool(poolConfig('correlation:\n  max_keys: 1000000\n'), 1);
-    } finally {
-      setFlagsFromString('--max-old-space-size=0 --max-semi-space-size=0');
-    }
+    // 1M keys of about 250 bytes cannot fit in 40 MB; the 1 h TTL keeps every key.
+    const started = await startTestPool(poolConfig(`correlation:\n  max_keys: 1000000\nprocessing:\n  worker_heap_mb: ${WORKER_HEAP_MB}\n`), 1);
     pool = started.pool;
     // The limit the worker reports is its own (old space plus young generation), not this thread's.
     expect(pool.heapLimitBytes / 2 ** 20).toBeGreaterThanOrEqual(WORKER_HEAP_MB);

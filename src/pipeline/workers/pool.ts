@@ -18,6 +18,7 @@ import { emptySignal } from '../../alerting/engine/signal.ts';
 import type { PaysignalConfig } from '../../config/config.ts';
 import { isErrorCode } from '../../error-codes.ts';
 import { PaysignalError } from '../../errors.ts';
+import { WORKER_YOUNG_GENERATION_MB } from '../../service-node-options.ts';
 import type { Logger } from '../../logging.ts';
 import { loadCatalogs } from '../../providers/registry.ts';
 import type { EventsFileSink } from '../../sinks/events-file.ts';
@@ -136,10 +137,17 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   function spawn(index: number): Thread {
     const setup: WorkerSetup = { config: workerConfig, logLevel: logger.level, signalTuples: needTuples, eventLines: eventsFile !== null, index };
-    // No `resourceLimits`: V8's heap flags (NODE_OPTIONS --max-old-space-size, --max-semi-space-size)
-    // override them, so each worker has the process's limits, and reports them when ready
-    // (bench/RESULTS.md, "Memory in worker mode"). At its limit Node ends the worker, not the process.
-    const worker = new Worker(workerUrl, { workerData: setup, name: `paysignal-worker-${index}` });
+    // The worker's own old-space limit (processing.worker_heap_mb), smaller than the main thread's:
+    // the shipped flags let each heap grow to twice what it holds before a full collection, and V8
+    // grows a heap at most halfway to its limit, so this bounds the worker, which holds the tracker,
+    // while the main thread's kafkajs garbage is collected less often (src/service-node-options.ts).
+    // A --max-old-space-size flag overrides it for every thread. The worker reports its limit when
+    // ready. At its limit Node ends the worker, not the process.
+    const worker = new Worker(workerUrl, {
+      workerData: setup,
+      name: `paysignal-worker-${index}`,
+      resourceLimits: { maxOldGenerationSizeMb: config.processing.worker_heap_mb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     let readyResolve: (r: ReadyReply) => void = () => {};
     let readyReject: (e: Error) => void = () => {};
     const ready = new Promise<ReadyReply>((resolve, reject) => {
