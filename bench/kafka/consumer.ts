@@ -16,9 +16,6 @@
 // group join is not measured) and stops when N events were handled. Prints one JSON line.
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
-import { startService } from '../../src/service/service.ts';
-import { parseConfig } from '../../src/config/config.ts';
-import { createLogger } from '../../src/logging.ts';
 import type { SignalSink } from '../../src/pipeline/types.ts';
 import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
 
@@ -38,8 +35,13 @@ const { values } = parseArgs({
     'span-budget': { type: 'string' },
     'state-topic': { type: 'string' },
     'durable-state': { type: 'string', default: 'true' },
+    // paysignal from the compiled package (dist/, `npm run build` first), main thread and workers, as the image runs it.
+    compiled: { type: 'boolean', default: false },
   },
 });
+type ServiceModules = [typeof import('../../src/service/service.ts'), typeof import('../../src/config/config.ts'), typeof import('../../src/logging.ts')];
+const from = (path: string): string => new URL(values.compiled ? `../../dist/${path}.js` : `../../src/${path}.ts`, import.meta.url).href;
+const [{ startService }, { parseConfig }, { createLogger }] = (await Promise.all([import(from('service/service')), import(from('config/config')), import(from('logging'))])) as ServiceModules;
 const mode = values.mode;
 const brokers = values.brokers!;
 const topic = values.topic!;

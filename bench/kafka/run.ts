@@ -3,7 +3,7 @@
 //
 //   node bench/kafka/run.ts [--messages N] [--partitions P] [--rounds R] [--concurrency C] [--json FILE]
 //                           [--workers LIST] [--span-budgets LIST] [--traffic LIST] [--durable-state LIST]
-//                           [--profile] [--paysignal-node-options FLAGS]
+//                           [--profile] [--paysignal-node-options FLAGS] [--compiled]
 //
 // LISTs are comma-separated; every combination is measured in the same run, each round running the
 // consumers one after the other:
@@ -61,6 +61,8 @@ const { values } = parseArgs({
     'durable-state': { type: 'string', default: 'on' },
     json: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    // paysignal from dist/ (run `npm run build` first), main thread and workers, as the image runs it.
+    compiled: { type: 'boolean', default: false },
     // V8 flags for the paysignal consumer; default the ones the image and the chart ship with.
     'paysignal-node-options': { type: 'string', default: SERVICE_NODE_OPTIONS },
   },
@@ -215,6 +217,7 @@ function runConsumer(variant: Variant, topic: string, round: number): Promise<Re
     '--mode', mode, '--brokers', broker.bootstrapServers, '--topic', topic, '--group', group,
     '--expect', String(N), '--concurrency', String(CONCURRENCY), '--rules', join(ROOT, 'rules'), '--dlq', dlq,
     ...(variant.workers === undefined ? [] : ['--workers', variant.workers]),
+    ...(mode === 'paysignal' && values.compiled ? ['--compiled'] : []),
     ...(variant.spanBudget === undefined || variant.spanBudget === 'default' ? [] : ['--span-budget', variant.spanBudget]),
     ...(variant.durableState === undefined ? [] : ['--state-topic', stateTopic, '--durable-state', variant.durableState === 'on' ? 'true' : 'false']),
   ];
