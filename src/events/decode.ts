@@ -1,12 +1,12 @@
 // bytes -> validated, redacted PaymentCallEvent, or a reasoned rejection (docs/architecture.md#input-the-payment-call-event).
 // The decoder never throws for bad input: every way an event can be wrong has a reason code.
-import { compileSchema, type SchemaProblem } from '../kernel/schema.ts';
+import type { SchemaProblem } from '../kernel/schema.ts';
 import type { Rejection, RejectionReason } from '../pipeline/types.ts';
 import type { Environment, Headers, PaymentCallEvent } from './event.ts';
 import type { FieldMapping } from './mapping.ts';
 import { DEFAULT_MAX_EVENT_BYTES } from './limits.ts';
 import { redactParsed, redactString } from './redact.ts';
-import eventSchema from './payment-call-event.schema.json' with { type: 'json' };
+import { validateEvent } from './validate-event.ts';
 
 export { DEFAULT_MAX_EVENT_BYTES };
 
@@ -47,7 +47,6 @@ interface RawEvent {
   traceparent?: string;
 }
 
-const validateEvent = compileSchema<RawEvent>(eventSchema);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 const EMPTY_HEADERS: Headers = Object.freeze({});
 // Epoch milliseconds between 2000 and 2100: anything else is a unit mistake (seconds, nanoseconds).
