@@ -18,13 +18,37 @@ const SENSITIVE_KEYS: ReadonlySet<string> = new Set([
 const SECRET_PATTERN =
   /\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{6,}|\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{8,}|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}|(?<![\w-])(?:[2-6]\d{12,18}|[2-6]\d{3}[ -]\d{4}[ -]\d{4}[ -]\d{1,7}|3\d{3}[ -]\d{6}[ -]\d{5})(?![\w-])/g;
 
+// 1 for every ASCII character that is not a hexadecimal digit.
+const NOT_HEX = new Uint8Array(128).fill(1);
+for (const c of '0123456789abcdefABCDEF') NOT_HEX[c.charCodeAt(0)] = 0;
+
+/**
+ * Whether the string is a UUID in its canonical text form (8-4-4-4-12 hexadecimal digits), the most
+ * common id in events (correlation ids, idempotency keys, request ids). SECRET_PATTERN cannot match
+ * one: it has no `_`, `@`, `r` or `y`, and a card number can only start where no word character or
+ * hyphen precedes, that is at the UUID's start, where it would need a separator as the fifth character
+ * (a UUID has a hex digit there) or thirteen digits in a row (a UUID has a hyphen as the ninth). On a
+ * UUID this check costs about a quarter of the scan below, whose branches a random mix of digits and
+ * letters makes unpredictable (about 55 against 210 ns per UUID, 2026-11-30).
+ */
+function isCanonicalUuid(value: string): boolean {
+  if (value.length !== 36 || value.charCodeAt(8) !== 45 || value.charCodeAt(13) !== 45 || value.charCodeAt(18) !== 45 || value.charCodeAt(23) !== 45) return false;
+  let notHex = 0;
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
+    const c = value.charCodeAt(i);
+    notHex |= c < 128 ? NOT_HEX[c]! : 1;
+  }
+  return notHex === 0;
+}
+
 /**
  * Whether a string could hold anything SECRET_PATTERN finds. Most strings in an event (codes,
  * routes, ids, timestamps) cannot, and a scan for its markers is far cheaper than the full pattern.
  */
 function mayHoldSecret(value: string): boolean {
   const n = value.length;
-  if (n < 8) return false;
+  if (n < 8 || isCanonicalUuid(value)) return false;
   // One pass over the characters instead of a native scan per marker: these strings are short, so
   // call overhead, not scanning, is what costs.
   let digits = 0;
@@ -69,7 +93,11 @@ function replaceSecret(match: string): string {
 
 /** The string with every secret and personal datum replaced by `[REDACTED]`. */
 export function redactString(value: string): string {
-  if (!mayHoldSecret(value)) return value;
+  return mayHoldSecret(value) ? redactWithPattern(value) : value;
+}
+
+/** redactString without the cheap check that spares most strings the pattern: same result, slower. */
+export function redactWithPattern(value: string): string {
   SECRET_PATTERN.lastIndex = 0;
   return value.replace(SECRET_PATTERN, replaceSecret);
 }
