@@ -1,6 +1,7 @@
 // The one ajv instance for every JSON Schema the project ships (events, catalogs, mappings,
 // configuration, rule sets), so schemas compile once, share their options and report problems the
-// same way. It speaks draft 2020-12 (the rule sets use its discriminator) and draft-07 (the others).
+// same way. (The decoder adds a quicker first check of events, src/events/validate-event.ts, whose
+// refusals come back here.) It speaks draft 2020-12 (the rule sets use its discriminator) and draft-07 (the others).
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import draft07 from 'ajv/dist/refs/json-schema-draft-07.json' with { type: 'json' };
