@@ -7,8 +7,8 @@
 // The classify benchmark's lines become records of 32 partitions, handed to the pool B at a time
 // (the size kafkajs handed over in the Kafka runs) with up to F batches in hand, as the Kafka
 // source's fetch-ahead does. The first tenth warms up (worker start, JIT, series); the rest is
-// measured: process CPU (main thread, workers and V8's helper threads) and the main thread's own,
-// per event. Prints one JSON line.
+// measured: process CPU (main thread, workers and V8's helper threads), the main thread's own and
+// the workers' own (Worker#cpuUsage), per event. Prints one JSON line.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/config.ts';
@@ -58,16 +58,26 @@ const threadUs = (): number => {
   const u = process.threadCpuUsage();
   return u.user + u.system;
 };
+const workersUs = async (): Promise<number> => {
+  let us = 0;
+  for (let w = 0; w < pool.size; w++) {
+    const u = await pool.worker(w).cpuUsage();
+    us += u.user + u.system;
+  }
+  return us;
+};
 const warmup = Math.floor(batches.length / 10);
 const inFlight = new Set<Promise<void>>();
 let process0 = process.cpuUsage();
 let thread0 = threadUs();
+let workers0 = 0;
 let measured = 0;
 for (let b = 0; b < batches.length; b++) {
   if (b === warmup) {
     await Promise.all(inFlight);
     process0 = process.cpuUsage();
     thread0 = threadUs();
+    workers0 = await workersUs();
   }
   if (b >= warmup) measured += batches[b]!.length;
   const done = pool.handleBatch(batches[b]!);
@@ -78,8 +88,9 @@ for (let b = 0; b < batches.length; b++) {
 await Promise.all(inFlight);
 const cpu = process.cpuUsage(process0);
 const main = threadUs() - thread0;
+const inWorkers = (await workersUs()) - workers0;
 await pool.close();
 await alerting?.close();
 await otlp.close();
-process.stdout.write(`${JSON.stringify({ events: measured, workers: Number(values.workers), processCpuUsPerEvent: (cpu.user + cpu.system) / measured, mainThreadCpuUsPerEvent: main / measured })}\n`);
+process.stdout.write(`${JSON.stringify({ events: measured, workers: Number(values.workers), processCpuUsPerEvent: (cpu.user + cpu.system) / measured, mainThreadCpuUsPerEvent: main / measured, workerThreadsCpuUsPerEvent: inWorkers / measured })}\n`);
 process.exit(0);
