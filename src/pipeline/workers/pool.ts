@@ -26,7 +26,7 @@ import type { SourceRecord } from '../../sources/record.ts';
 import type { DeadLetterSink, RecordBatchHandler, Rejection, SignalSink } from '../types.ts';
 import { createMergedLabelCaps } from './merged-label-caps.ts';
 import { registerMergedMetrics, retireSnapshots } from './merged-metrics.ts';
-import { SIGNAL_STRIDE, type BatchReply, type BatchRequest, type MetricSnapshot, type ReadyReply, type WorkerReply, type WorkerRequest, type WorkerSetup } from './protocol.ts';
+import { SIGNAL_STRIDE, type BatchReplies, type BatchReply, type BatchRequest, type MetricSnapshot, type ReadyReply, type WorkerReply, type WorkerRequest, type WorkerSetup } from './protocol.ts';
 import { SignalUnpacker } from './signal-tuples.ts';
 
 export interface WorkerPoolOptions {
@@ -176,19 +176,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         case 'start-failed':
           readyReject(new PaysignalError(isErrorCode(reply.code) ? reply.code : 'WORKER_START_FAILED', reply.message, { ...(reply.file ? { file: reply.file } : {}), ...(reply.field ? { field: reply.field } : {}) }));
           return;
-        case 'batch': {
-          const pending = thread.batches.get(reply.id);
-          if (pending === undefined) return;
-          thread.batches.delete(reply.id);
-          thread.answeredSinceCollected = true;
-          try {
-            takeReply(thread, reply, pending.records);
-            pending.resolve();
-          } catch (error) {
-            pending.reject(error as Error);
-          }
+        case 'batches':
+          takeReplies(thread, reply);
           return;
-        }
         case 'batch-failed': {
           const pending = thread.batches.get(reply.id);
           thread.batches.delete(reply.id);
@@ -242,7 +232,25 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     return thread;
   }
 
-  /** Hands a worker's results to the main thread's sinks, in record order. */
+  /** Settles the batches a worker answered together, in the order it processed them. */
+  function takeReplies(thread: Thread, message: BatchReplies): void {
+    const replies = message.replies;
+    for (let i = 0; i < replies.length; i++) {
+      const reply = replies[i]!;
+      const pending = thread.batches.get(reply.id);
+      if (pending === undefined) continue;
+      thread.batches.delete(reply.id);
+      thread.answeredSinceCollected = true;
+      try {
+        takeReply(thread, reply, pending.records);
+        pending.resolve();
+      } catch (error) {
+        pending.reject(error as Error);
+      }
+    }
+  }
+
+  /** Hands a worker's results for one batch to the main thread's sinks, in record order. */
   function takeReply(thread: Thread, reply: BatchReply, records: readonly SourceRecord[]): void {
     const { unpacker } = thread;
     unpacker.learn(reply);

@@ -75,8 +75,8 @@ export interface ViolationTuple {
 /** Values per event in BatchReply.signals: record index, event time (ms), class id, violation id (0 = none). */
 export const SIGNAL_STRIDE = 4;
 
+/** What a worker returns for one batch; several travel in one BatchReplies message. */
 export interface BatchReply {
-  readonly kind: 'batch';
   readonly id: number;
   /** SIGNAL_STRIDE numbers per processed (valid) event, in record order; empty unless WorkerSetup.signalTuples. */
   readonly signals: Float64Array;
@@ -88,6 +88,17 @@ export interface BatchReply {
   /** The events-file lines of the batch, in record order; empty unless WorkerSetup.eventLines. */
   readonly lines: string;
   readonly lineCount: number;
+}
+
+/**
+ * The replies of the batches a worker processed back to back, in the order it took them. One
+ * message per run instead of one per batch: each message wakes the main thread, and the wake-up
+ * costs the worker (the post) and the main thread more CPU than taking the reply (bench/RESULTS.md,
+ * "Issue 13: per-record overhead around the worker pipeline").
+ */
+export interface BatchReplies {
+  readonly kind: 'batches';
+  readonly replies: readonly BatchReply[];
 }
 
 export interface BatchFailure {
@@ -122,4 +133,4 @@ export interface ClosedReply {
   readonly kind: 'closed';
 }
 
-export type WorkerReply = BatchReply | BatchFailure | MetricsReply | ReadyReply | StartFailure | ClosedReply;
+export type WorkerReply = BatchReplies | BatchFailure | MetricsReply | ReadyReply | StartFailure | ClosedReply;

@@ -49,7 +49,7 @@ try {
 const { registry, pipeline, signals } = built;
 const packer = setup.signalTuples ? new SignalPacker() : null;
 
-async function processBatch(request: BatchRequest): Promise<void> {
+async function processBatch(request: BatchRequest): Promise<BatchReply> {
   const { bytes, ends, offsets, source, topic, partition } = request;
   const rejected: { index: number; reason: BatchReply['rejected'][number]['reason']; detail: string }[] = [];
   let lines = '';
@@ -70,8 +70,7 @@ async function processBatch(request: BatchRequest): Promise<void> {
   }
   await pipeline.flush();
   const tuples = packer?.take() ?? { signals: new Float64Array(0), newClasses: [], newViolations: [] };
-  const reply: BatchReply = { kind: 'batch', id: request.id, ...tuples, rejected, lines, lineCount: setup.eventLines ? ends.length : 0 };
-  post(reply, [tuples.signals.buffer as ArrayBuffer]);
+  return { id: request.id, ...tuples, rejected, lines, lineCount: setup.eventLines ? ends.length : 0 };
 }
 
 // Batches wait here, with an event-loop turn after every TURN_EVERY_MS of processing: the port
@@ -84,18 +83,41 @@ const TURN_EVERY_MS = 5;
 const waiting: BatchRequest[] = [];
 let processing = false;
 let turnAt = 0;
+// The replies of a run go back in one message when it ends (at the turn, or when no batch is
+// waiting), so a reply waits at most TURN_EVERY_MS and one batch; see BatchReplies for why.
+let replies: BatchReply[] = [];
+let transfer: ArrayBuffer[] = [];
+
+function postReplies(): void {
+  if (replies.length === 0) return;
+  post({ kind: 'batches', replies }, transfer);
+  replies = [];
+  transfer = [];
+}
 
 function processNext(): void {
   const request = waiting.shift()!;
   processBatch(request)
-    .catch((error: unknown) => {
-      logger.error({ err: error, topic: request.topic, partition: request.partition }, 'batch failed in the worker');
-      post({ kind: 'batch-failed', id: request.id, message: (error as Error).message });
-    })
+    .then(
+      (reply) => {
+        replies.push(reply);
+        transfer.push(reply.signals.buffer as ArrayBuffer);
+      },
+      (error: unknown) => {
+        logger.error({ err: error, topic: request.topic, partition: request.partition }, 'batch failed in the worker');
+        postReplies();
+        post({ kind: 'batch-failed', id: request.id, message: (error as Error).message });
+      },
+    )
     .finally(() => {
-      if (waiting.length === 0) processing = false;
-      else if (performance.now() - turnAt < TURN_EVERY_MS) processNext();
-      else startProcessing();
+      if (waiting.length === 0) {
+        postReplies();
+        processing = false;
+      } else if (performance.now() - turnAt < TURN_EVERY_MS) processNext();
+      else {
+        postReplies();
+        startProcessing();
+      }
     });
 }
 
