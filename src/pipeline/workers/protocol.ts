@@ -91,7 +91,8 @@ export interface BatchReply {
 }
 
 /**
- * The replies of the batches a worker processed back to back, in the order it took them. One
+ * The replies of the batches a worker processed back to back, in the order it took them, at most
+ * one batch of a partition (src/pipeline/workers/worker.ts says why). One
  * message per run instead of one per batch: each message wakes the main thread, and the wake-up
  * costs the worker (the post) and the main thread more CPU than taking the reply (bench/RESULTS.md,
  * "Issue 13: per-record overhead around the worker pipeline").

@@ -84,15 +84,26 @@ const waiting: BatchRequest[] = [];
 let processing = false;
 let turnAt = 0;
 // The replies of a run go back in one message when it ends (at the turn, or when no batch is
-// waiting), so a reply waits at most TURN_EVERY_MS and one batch; see BatchReplies for why.
+// waiting), so a reply waits at most TURN_EVERY_MS and one batch; see BatchReplies for why. A
+// message holds at most one batch of a partition: the main thread hands all of a message's batches
+// to the events file and the engine before the first is committed, and a crash then has the source
+// process them again; so at most one batch per partition is repeated, as with one message per batch
+// (test/kafka/run-process.test.ts, after SIGKILL).
 let replies: BatchReply[] = [];
+let replied: BatchRequest[] = [];
 let transfer: ArrayBuffer[] = [];
 
 function postReplies(): void {
   if (replies.length === 0) return;
   post({ kind: 'batches', replies }, transfer);
   replies = [];
+  replied = [];
   transfer = [];
+}
+
+function hasReplyOf(request: BatchRequest): boolean {
+  for (let i = 0; i < replied.length; i++) if (replied[i]!.partition === request.partition && replied[i]!.topic === request.topic) return true;
+  return false;
 }
 
 function processNext(): void {
@@ -101,6 +112,7 @@ function processNext(): void {
     .then(
       (reply) => {
         replies.push(reply);
+        replied.push(request);
         transfer.push(reply.signals.buffer as ArrayBuffer);
       },
       (error: unknown) => {
@@ -113,8 +125,10 @@ function processNext(): void {
       if (waiting.length === 0) {
         postReplies();
         processing = false;
-      } else if (performance.now() - turnAt < TURN_EVERY_MS) processNext();
-      else {
+      } else if (performance.now() - turnAt < TURN_EVERY_MS) {
+        if (hasReplyOf(waiting[0]!)) postReplies();
+        processNext();
+      } else {
         postReplies();
         startProcessing();
       }
