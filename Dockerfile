@@ -43,11 +43,12 @@ RUN npm install -g --omit=dev --ignore-scripts --no-audit --no-fund /tmp/paysign
  && npm cache clean --force
 # PAYSIGNAL_RULES is deliberately unset: the in-process alert engine is for single instances, so
 # turn it on explicitly (PAYSIGNAL_RULES=/app/rules for the shipped rules; the chart decides per values).
-# NODE_OPTIONS and MALLOC_ARENA_MAX: the memory settings paysignal ships with
+# NODE_OPTIONS, MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_: the memory settings paysignal ships with
 # (src/service-node-options.ts explains them; the chart's `nodeOptions` value overrides NODE_OPTIONS).
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-semi-space-size=4 --heap-growing-percent=100" \
     MALLOC_ARENA_MAX=1 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     PAYSIGNAL_HTTP_HOST=0.0.0.0 \
     PAYSIGNAL_HTTP_PORT=9464
 WORKDIR /app

@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { startEmbeddedBroker } from '../../src/embedded-broker/index.ts';
-import { SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
 import { DEFAULT_SEED, ensureDataset, OUT_DIR, ROOT } from '../classify/generate.ts';
 import { summarize } from '../classify/profile.ts';
@@ -232,7 +232,8 @@ function runConsumer(variant: Variant, topic: string, round: number): Promise<Re
   return new Promise((resolve, reject) => {
     const child = spawn(mode === 'rdkafka' ? rdkafkaConsumer : NODE, mode === 'rdkafka' ? args : [...nodeArgs, ...args], {
       cwd: ROOT,
-      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: 'paysignal-bench', PAYSIGNAL_LOG_LEVEL: 'warn' },
+      // paysignal with the image's malloc variables too, the ceilings with glibc's defaults.
+      env: { ...process.env, ...(mode === 'paysignal' ? SERVICE_MALLOC_ENV : {}), OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: 'paysignal-bench', PAYSIGNAL_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

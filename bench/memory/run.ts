@@ -6,7 +6,7 @@
 //                            [--events 5000000] [--batch 1000] [--partitions 6] [--fetch-ahead 64] [--fetch-ahead-mb 2] (in hand per worker; default the service's) [--warmup 1000000]
 //                            [--compiled-workers (from dist/: npm run build first)] [--json FILE] [--heap-snapshot-at N]
 //                            [--node-options=FLAGS (default: the shipped ones, src/service-node-options.ts; '' for V8's defaults)]
-//                            [--malloc-arena-max=N (default: the image's MALLOC_ARENA_MAX, the same file; '' for glibc's default)]
+//                            [--glibc-malloc-defaults (without the image's malloc variables, SERVICE_MALLOC_ENV in the same file)]
 //
 // What runs is what startService builds (bench/memory/targets.ts): with --workers 0, decoder,
 // classifier, correlation tracker (config defaults: 100k keys, 1 h TTL), metrics on a registry with
@@ -38,7 +38,7 @@ import { FETCH_AHEAD_BATCHES_PER_WORKER, FETCH_AHEAD_BYTES_PER_WORKER } from '..
 import { DEFAULT_SEED, ensureDataset, OUT_DIR } from '../classify/generate.ts';
 import { startInThread, startOnWorkers, type ThreadHeap } from './targets.ts';
 import { startOtlpBlackHole } from '../support/otlp-black-hole.ts';
-import { SERVICE_MALLOC_ARENA_MAX, SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 
 const { values } = parseArgs({
   options: {
@@ -57,20 +57,20 @@ const { values } = parseArgs({
     'heap-snapshot-at': { type: 'string' },
     // V8 flags of the measured process; default the ones the image and the chart ship with.
     'node-options': { type: 'string', default: SERVICE_NODE_OPTIONS },
-    // glibc's MALLOC_ARENA_MAX of the measured process; default the image's ('' for glibc's default).
-    'malloc-arena-max': { type: 'string', default: SERVICE_MALLOC_ARENA_MAX },
+    // Measure without the image's malloc variables (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_): glibc's defaults.
+    'glibc-malloc-defaults': { type: 'boolean', default: false },
   },
 });
 
 // The measurement runs in a child started with the V8 flags under test (and this process' own
-// flags, such as --expose-gc) and the malloc setting, because neither can be changed once Node runs.
+// flags, such as --expose-gc) and the malloc settings, because neither can be changed once Node runs.
 if (process.env.PAYSIGNAL_BENCH_MEMORY_CHILD !== '1') {
   const flags = values['node-options'].split(/\s+/).filter((f) => f !== '');
-  const { MALLOC_ARENA_MAX: _inherited, ...env } = process.env;
-  const arenas = values['malloc-arena-max'] === '' ? {} : { MALLOC_ARENA_MAX: values['malloc-arena-max'] };
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in SERVICE_MALLOC_ENV)));
+  const malloc = values['glibc-malloc-defaults'] ? {} : SERVICE_MALLOC_ENV;
   const child = spawnSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
-    env: { ...env, ...arenas, PAYSIGNAL_BENCH_MEMORY_CHILD: '1' },
+    env: { ...env, ...malloc, PAYSIGNAL_BENCH_MEMORY_CHILD: '1' },
   });
   process.exit(child.status ?? 1);
 }
@@ -196,6 +196,7 @@ const summary = {
   date: new Date().toISOString(),
   nodeFlags: process.execArgv,
   mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null,
+  mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null,
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version },
   events: TOTAL,
   seconds,
@@ -216,7 +217,7 @@ const summary = {
 };
 const curve = samples.filter((_, i) => i % 5 === 0 || i === samples.length - 1).map((s) => `${(s.events / 1e6).toFixed(1)}M:${s.rssMb.toFixed(0)}`).join(' ');
 process.stdout.write(
-  `node flags: ${process.execArgv.join(' ') || '(none)'}; MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(unset)'}; ${WORKERS === 0 ? 'no workers (main thread)' : `${WORKERS} worker${WORKERS === 1 ? '' : 's'} (${values['compiled-workers'] ? 'compiled, dist/' : 'TypeScript sources'}), ${values['fetch-ahead']} batches and ${values['fetch-ahead-mb']} MB in hand per worker at most`}\n` +
+  `node flags: ${process.execArgv.join(' ') || '(none)'}; MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(unset)'}, MALLOC_MMAP_THRESHOLD_ ${process.env.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'}; ${WORKERS === 0 ? 'no workers (main thread)' : `${WORKERS} worker${WORKERS === 1 ? '' : 's'} (${values['compiled-workers'] ? 'compiled, dist/' : 'TypeScript sources'}), ${values['fetch-ahead']} batches and ${values['fetch-ahead-mb']} MB in hand per worker at most`}\n` +
     `memory: ${TOTAL} events with distinct correlation ids in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)} events/s, ${cpuUsPerEvent.toFixed(1)} us CPU per event), ${processed} processed, ${failedBatches} batches failed, ${rejected} rejected\n` +
     `  RSS curve (events:MB): ${curve}\n` +
     `  max RSS ${maxRss.toFixed(0)} MB (target < 250 MB: ${maxRss < 250 ? 'met' : 'MISSED'}); ratio to the 250 MB ceiling ${(maxRss / 250).toFixed(2)}\n` +

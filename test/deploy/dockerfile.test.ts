@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SERVICE_MALLOC_ARENA_MAX, SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_OPTIONS } from '../../src/service-node-options.ts';
 import { ROOT } from '../support/cli.ts';
 
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -64,9 +64,10 @@ describe('Dockerfile', () => {
     expect(values).toMatch(/runAsUser: 1000\n/);
   });
 
-  it('ships the memory settings of src/service-node-options.ts: NODE_OPTIONS and MALLOC_ARENA_MAX', () => {
+  it("ships the memory settings of src/service-node-options.ts: NODE_OPTIONS and glibc's malloc variables", () => {
     expect(all('ENV').join(' ')).toContain(`NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`);
-    expect(all('ENV').join(' ')).toMatch(new RegExp(`(^|\\s)MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}(\\s|$)`));
+    expect(Object.keys(SERVICE_MALLOC_ENV)).toEqual(['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_']);
+    for (const [name, value] of Object.entries(SERVICE_MALLOC_ENV)) expect(all('ENV').join(' ')).toMatch(new RegExp(`(^|\\s)${name}=${value}(\\s|$)`));
   });
 
   it('does not turn the in-process alert engine on by itself (the chart decides)', () => {
