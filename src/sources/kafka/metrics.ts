@@ -45,7 +45,7 @@ export function createKafkaSourceMetrics(registry: Registry): KafkaSourceMetrics
     existing<Counter<'topic'>>(registry, 'paysignal_kafka_messages_consumed_total') ??
     new Counter({
       name: 'paysignal_kafka_messages_consumed_total',
-      help: 'Kafka messages fully processed (all sinks done) and committed.',
+      help: 'Kafka messages fully processed (all sinks done), counted when processed, before their offsets are committed.',
       labelNames: ['topic'] as const,
       registers: [registry],
     });
