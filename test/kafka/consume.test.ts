@@ -124,6 +124,51 @@ function slowSink(delayMs: number): EventSink {
   return { name: 'slow', onEvent() {}, flush: () => sleep(delayMs) };
 }
 
+/**
+ * Kafka settings of the outage tests (the rest of the `kafka:` section): kafkajs retries (about 40 s
+ * in all) outlast a 10 s outage, so the member keeps its place in the group and needs no new join
+ * once the broker is back.
+ */
+const OUTAGE_KAFKA_SETTINGS = `  heartbeat_interval: 300ms
+  session_timeout: 30s
+  max_wait: 200ms
+  lag_refresh_interval: 500ms
+  retry: { initial: 300ms, max: 10s, retries: 8 }
+  backoff: { initial: 200ms, max: 2s }
+`;
+
+/**
+ * Starts the service on `topic` behind sockets a test can cut, every batch slowed by a sink on the
+ * main thread so the topic takes a while, and returns once some of the `produced` events are
+ * processed and not all (mid-stream).
+ */
+async function startMidStream(topic: string, produced: number, yaml: string) {
+  const dlq = await kafka.createTopic(`${topic}-dlq`, 1);
+  const eventsFile = join(dir, `${topic}.ndjson`);
+  const group = `${topic}-group`;
+  const sockets = createFaultySockets();
+  const service = await start({ topic, dlq, group, eventsFile, sockets, sinks: [slowSink(150)], yaml });
+  await service.source.waitUntilReady(30_000);
+  await waitFor('some events processed', () => (readEventLines(eventsFile).length >= 40 ? true : undefined), 20_000, 20);
+  const processedBeforeOutage = readEventLines(eventsFile).length;
+  expect(processedBeforeOutage).toBeLessThan(produced); // still mid-stream
+  return { service, sockets, eventsFile, group, processedBeforeOutage };
+}
+
+/** Whether the source reported itself not ready at some point while watched (checked every 100 ms). */
+function watchReadiness(service: RunningService): { readonly sawNotReady: boolean; stop(): void } {
+  let sawNotReady = false;
+  const timer = setInterval(() => {
+    if (!service.source.isReady()) sawNotReady = true;
+  }, 100);
+  return {
+    get sawNotReady() {
+      return sawNotReady;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 describe('kafka source with the pipeline', () => {
   it('classifies every produced event once, with counts by provider and code', async () => {
     const topic = await kafka.createTopic('calls', 3);
@@ -276,52 +321,25 @@ describe('kafka source with the pipeline', () => {
 
   it('rides out a 10 s broker outage without a restart and loses nothing', async () => {
     const topic = await kafka.createTopic('outage', 2);
-    const dlq = await kafka.createTopic('outage-dlq', 1);
     const first = makeEvents('outage', 400);
     const second = makeEvents('outage', 200, 400);
     await kafka.produce(topic, first.map((e) => e.message));
-
-    const eventsFile = join(dir, 'outage.ndjson');
-    const group = `outage-${topic}`;
-    const sockets = createFaultySockets();
-    const service = await start({
-      topic,
-      dlq,
-      group,
-      eventsFile,
-      sockets,
-      sinks: [slowSink(150)],
-      // kafkajs retries (about 40 s in all with these settings) outlast the outage, so the member
-      // keeps its place in the group and needs no new join once the broker is back. One partition's
-      // batch at a time, so the outage comes mid-stream in the main-thread mode (the next test
-      // does the same with a processing worker).
-      yaml: `processing:
+    // One partition's batch at a time, so the outage comes mid-stream in the main-thread mode (the
+    // next test does the same with a processing worker).
+    const run = await startMidStream(topic, first.length, `processing:
   workers: 0
 kafka:
   partitions_consumed_concurrently: 1
-  heartbeat_interval: 300ms
-  session_timeout: 30s
-  max_wait: 200ms
   max_bytes_per_partition: 4096
-  lag_refresh_interval: 500ms
-  retry: { initial: 300ms, max: 10s, retries: 8 }
-  backoff: { initial: 200ms, max: 2s }
-`,
-    });
-    await service.source.waitUntilReady(30_000);
-    await waitFor('some events processed', () => (readEventLines(eventsFile).length >= 40 ? true : undefined), 20_000, 20);
-    const processedBeforeOutage = readEventLines(eventsFile).length;
-    expect(processedBeforeOutage).toBeLessThan(first.length); // still mid-stream
+${OUTAGE_KAFKA_SETTINGS}`);
+    const { service, eventsFile } = run;
 
-    let sawNotReady = false;
-    const watch = setInterval(() => {
-      if (!service.source.isReady()) sawNotReady = true;
-    }, 100);
-    await kafka.outage(10_000, sockets);
-    expect(sawNotReady).toBe(true);
+    const readiness = watchReadiness(service);
+    await kafka.outage(10_000, run.sockets);
+    expect(readiness.sawNotReady).toBe(true);
     await kafka.produce(topic, second.map((e) => e.message));
-    await waitCommitted(group, topic, 90_000);
-    clearInterval(watch);
+    await waitCommitted(run.group, topic, 90_000);
+    readiness.stop();
 
     const lines = readEventLines(eventsFile);
     const ids = new Set(lines.map((l) => l.correlation_id));
@@ -334,7 +352,6 @@ kafka:
 
   it('rides out a 10 s broker outage mid-stream with processing workers: nothing lost or counted twice, commits resume', async () => {
     const topic = await kafka.createTopic('outage-workers', 2);
-    const dlq = await kafka.createTopic('outage-workers-dlq', 1);
     const first = makeEvents('outage-workers', 400);
     const second = makeEvents('outage-workers', 200, 400);
     // Produced a few at a time: a fetch returns at least one whole record batch, so records produced
@@ -343,54 +360,29 @@ kafka:
       for (let i = 0; i < events.length; i += 5) await kafka.produce(topic, events.slice(i, i + 5).map((e) => e.message));
     };
     await produce(first);
-
-    const eventsFile = join(dir, 'outage-workers.ndjson');
-    const group = `outage-workers-${topic}`;
-    const sockets = createFaultySockets();
-    const service = await start({
-      topic,
-      dlq,
-      group,
-      eventsFile,
-      sockets,
-      // Every batch waits for the slow sink on the main thread, and the workers hold at most
-      // kafka.max_bytes (a few small batches): the topic is still being handed over when the
-      // brokers go, with batches in the workers' hands.
-      sinks: [slowSink(150)],
-      yaml: `processing:
+    // The workers hold at most kafka.max_bytes (a few small batches): the topic is still being
+    // handed over when the brokers go, with batches in the workers' hands.
+    const run = await startMidStream(topic, first.length, `processing:
   workers: 1
 kafka:
-  heartbeat_interval: 300ms
-  session_timeout: 30s
-  max_wait: 200ms
   max_bytes_per_partition: 2048
   max_bytes: 4096
-  lag_refresh_interval: 500ms
-  retry: { initial: 300ms, max: 10s, retries: 8 }
-  backoff: { initial: 200ms, max: 2s }
-`,
-    });
+${OUTAGE_KAFKA_SETTINGS}`);
+    const { service, eventsFile, processedBeforeOutage } = run;
     expect(service.workers).toBe(1);
-    await service.source.waitUntilReady(30_000);
-    await waitFor('some events processed', () => (readEventLines(eventsFile).length >= 40 ? true : undefined), 20_000, 20);
-    const processedBeforeOutage = readEventLines(eventsFile).length;
-    expect(processedBeforeOutage).toBeLessThan(first.length); // still mid-stream
 
-    let sawNotReady = false;
-    const watch = setInterval(() => {
-      if (!service.source.isReady()) sawNotReady = true;
-    }, 100);
-    const outage = kafka.outage(10_000, sockets);
+    const readiness = watchReadiness(service);
+    const outage = kafka.outage(10_000, run.sockets);
     // The batches in the workers' hands when the brokers went are processed meanwhile.
     const processedDuringOutage = await sleep(5000).then(() => readEventLines(eventsFile).length);
     await outage;
-    expect(sawNotReady).toBe(true);
+    expect(readiness.sawNotReady).toBe(true);
     expect(processedDuringOutage).toBeGreaterThan(processedBeforeOutage);
     expect(processedDuringOutage).toBeLessThan(first.length);
     await produce(second);
     // Commits resume: everything is committed in the end.
-    await waitCommitted(group, topic, 90_000);
-    clearInterval(watch);
+    await waitCommitted(run.group, topic, 90_000);
+    readiness.stop();
 
     // Each event processed once: none lost, none read again after the outage.
     const ids = readEventLines(eventsFile).map((l) => l.correlation_id);
