@@ -30,7 +30,7 @@ function batch(from: number, count: number) {
 
 describe('a worker that reaches its heap limit', () => {
   it('fails the batch it held (to be read again), is counted as a restart, and is replaced', async () => {
-    // 1M keys of about 250 bytes cannot fit in 40 MB; the 1 h TTL keeps every key.
+    // 1M keys of about 120 bytes of heap cannot fit in 40 MB; the 1 h TTL keeps every key.
     const started = await startTestPool(poolConfig(`correlation:\n  max_keys: 1000000\nprocessing:\n  worker_heap_mb: ${WORKER_HEAP_MB}\n`), 1);
     pool = started.pool;
     // The limit the worker reports is its own (old space plus young generation), not this thread's.

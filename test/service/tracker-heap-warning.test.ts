@@ -14,9 +14,9 @@ import { startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { serviceEnv } from '../support/service-env.ts';
 
 const WORKER_OLD_SPACE_MB = 64;
-// 200k keys need about 61 MB of heap: more than half of a worker's 64 MB old space plus its young
+// 400k keys need about 61 MB of heap: more than half of a worker's 64 MB old space plus its young
 // generation, far less than half of the main thread's heap.
-const MAX_KEYS = 200_000;
+const MAX_KEYS = 400_000;
 
 let kafka: TestKafka;
 let service: RunningService | null = null;

@@ -173,6 +173,46 @@ describe('correlation tracker', () => {
     expect(call(tracker, event({ idempotencyKey: 'b', timestampMs: T0 + 4 }))).toMatchObject({ attemptNumber: 1 });
   });
 
+  it('keeps the recency order while its store grows past its first size (1,024 keys) to max_keys', () => {
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: 3000 } });
+    for (let i = 0; i < 3000; i++) call(tracker, event({ idempotencyKey: `grow-${i}`, timestampMs: T0 + i }));
+    call(tracker, event({ idempotencyKey: 'grow-0', timestampMs: T0 + 3000 })); // the oldest becomes the newest
+    call(tracker, event({ idempotencyKey: 'grow-new', timestampMs: T0 + 3001 })); // evicts grow-1
+    expect(tracker.size).toBe(3000);
+    expect(tracker.evictions).toBe(1);
+    expect(call(tracker, event({ idempotencyKey: 'grow-0', timestampMs: T0 + 3002 }))).toMatchObject({ attemptNumber: 3 });
+    expect(call(tracker, event({ idempotencyKey: 'grow-2999', timestampMs: T0 + 3003 }))).toMatchObject({ attemptNumber: 2 });
+    expect(call(tracker, event({ idempotencyKey: 'grow-1', timestampMs: T0 + 3004 }))).toMatchObject({ attemptNumber: 1, isRetry: false });
+  });
+
+  it('a key that takes the place of an evicted or expired one inherits nothing of it', () => {
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: 1, ttl: MINUTE } });
+    // The first key ends on a decision that forbids retrying, with a second operation tracked.
+    call(tracker, event({ correlationId: 'old', operation: 'create_session', statusCode: 201 }));
+    call(tracker, event({ correlationId: 'old', operation: 'create_order', statusCode: 403, timestampMs: T0 + 1 }), MERCHANT_INACTIVE);
+    // Evicted by the next key, which reuses its place.
+    expect(call(tracker, event({ correlationId: 'new', operation: 'create_session', statusCode: 201, timestampMs: T0 + 2 }))).toMatchObject({ attemptNumber: 1, isRetry: false });
+    expect(call(tracker, event({ correlationId: 'new', operation: 'create_order', statusCode: 201, timestampMs: T0 + 3 }))).toMatchObject({ attemptNumber: 1, isRetry: false, violationOf: null });
+    expect(call(tracker, event({ correlationId: 'new', operation: 'create_order', statusCode: 201, timestampMs: T0 + 4 }))).toMatchObject({ attemptNumber: 2, violationOf: null });
+    // Expired, then replaced by a key of the same name.
+    call(tracker, event({ correlationId: 'new', operation: 'create_order', statusCode: 403, timestampMs: T0 + 5 }), MERCHANT_INACTIVE);
+    expect(call(tracker, event({ correlationId: 'new', operation: 'create_order', statusCode: 201, timestampMs: T0 + 5 + 2 * MINUTE }))).toMatchObject({ attemptNumber: 1, isRetry: false, violationOf: null });
+    expect(tracker.evictions).toBe(1);
+  });
+
+  it('clear() forgets every key and the tracker goes on from empty', () => {
+    const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: 2 } });
+    call(tracker, event({ idempotencyKey: 'a' }));
+    call(tracker, event({ idempotencyKey: 'b' }));
+    tracker.clear();
+    expect(tracker.size).toBe(0);
+    expect(call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 1 }))).toMatchObject({ attemptNumber: 1 });
+    call(tracker, event({ idempotencyKey: 'c', timestampMs: T0 + 2 }));
+    call(tracker, event({ idempotencyKey: 'd', timestampMs: T0 + 3 })); // evicts a
+    expect(tracker.size).toBe(2);
+    expect(call(tracker, event({ idempotencyKey: 'c', timestampMs: T0 + 4 }))).toMatchObject({ attemptNumber: 2 });
+  });
+
   it('stays bounded under a flood of distinct keys', () => {
     const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: 1000 } });
     for (let i = 0; i < 50_000; i++) call(tracker, event({ idempotencyKey: `flood-${i}`, timestampMs: T0 + i }));
@@ -200,19 +240,20 @@ describe('correlation tracker', () => {
       tracker.observe(decoded.event, classification(decoded.event, error));
     }
     expect(tracker.size).toBe(keys);
-    // What the tracker alone holds (its state and the key strings): the heap with it full, minus
-    // the heap once it is emptied.
+    // What the tracker holds on the heap (its store and the key strings; its numbers live in typed
+    // arrays, outside it): the heap with it full, minus the heap once it is emptied.
     const full = heapAfterGc();
     tracker.clear();
     const perKey = (full - heapAfterGc()) / keys;
-    expect(perKey).toBeGreaterThan(100);
+    // The key string alone is 56 bytes.
+    expect(perKey).toBeGreaterThan(56);
     expect(perKey).toBeLessThanOrEqual(TRACKER_HEAP_BYTES_PER_KEY);
   });
 
   it('warns at startup when max_keys would take more than half of the heap limit, naming both fixes', () => {
     expect(trackerHeapWarning(100_000, 192 * 2 ** 20)).toBeNull();
     const warning = trackerHeapWarning(1_000_000, 192 * 2 ** 20);
-    expect(warning).toContain('correlation.max_keys 1000000 needs about 306 MB of heap');
+    expect(warning).toContain('correlation.max_keys 1000000 needs about 153 MB of heap');
     expect(warning).toContain('V8 heap limit (192 MB)');
     expect(warning).toMatch(/--max-old-space-size in NODE_OPTIONS .* or lower correlation.max_keys/);
   });

@@ -13,7 +13,7 @@ export const processingSection = section('processing', 'Where events are process
   }),
   worker_heap_mb: setting.integer({
     description:
-      "Old-space limit of each worker thread's V8 heap, in MB (the worker's resourceLimits). A worker holds the correlation tracker (about 250 bytes per key of correlation.max_keys): raise it with max_keys. A --max-old-space-size in NODE_OPTIONS overrides it, for the main thread and every worker alike (README, \"Memory\").",
+      "Old-space limit of each worker thread's V8 heap, in MB (the worker's resourceLimits). A worker holds the correlation tracker (about 120 bytes of heap per key of correlation.max_keys): raise it with max_keys. A --max-old-space-size in NODE_OPTIONS overrides it, for the main thread and every worker alike (README, \"Memory\").",
     default: 80,
     env: 'PAYSIGNAL_WORKER_HEAP_MB',
     min: 16,
