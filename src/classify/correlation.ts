@@ -313,7 +313,7 @@ export function createCorrelationTracker(options: CorrelationTrackerOptions): Co
         const attempts = store.attempts[slot]!;
         if (store.lastMs[slot] === ts && store.statuses[slot] === (status ?? 0) && store.codes[slot] === code) return redelivered(key, attempts, callerAttempt);
         const previous = store.retries[slot]!;
-        const facts = again(key, attempts + 1, previous === 0 ? null : RETRY_DECISIONS[previous - 1]!, store.codes[slot]!, callerAttempt);
+        const facts = again(key, attempts + 1, previous === 0 ? null : RETRY_DECISIONS[previous - 1]!, store.codes[slot] ?? null, callerAttempt);
         store.attempts[slot] = attempts + 1;
         store.retries[slot] = retryIndex;
         store.codes[slot] = code;
