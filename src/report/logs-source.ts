@@ -2,26 +2,31 @@
 // classifier and correlation tracker as `paysignal run`, and is counted the way the metrics sink
 // counts it (docs/architecture.md#metrics), so the same events give the same numbers as Prometheus would.
 // Events of the report week and of the week before are counted; all others only feed the
-// correlation tracker (a retry violation needs the attempt before it).
+// correlation tracker (a retry violation needs the attempt before it). The tracker is built from the
+// configuration's `correlation` section, as `paysignal run` builds its own (src/sinks/signals.ts), so
+// one setting decides what a retry, a storm and a retry violation are on both paths
+// (docs/architecture.md#weekly-report).
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Classifier } from '../classify/classifier.ts';
+import type { CorrelationConfig } from '../classify/config.ts';
 import { createCorrelationTracker } from '../classify/correlation.ts';
 import { createDecoder, DEFAULT_MAX_EVENT_BYTES } from '../events/decode.ts';
 import type { FieldMapping } from '../events/mapping.ts';
 import { PaysignalError, usageError } from '../errors.ts';
+import { formatDuration } from '../kernel/duration.ts';
 import { LineSplitter } from '../sources/file/line-splitter.ts';
 import { HOUR_MS, HOURS_PER_WEEK, shiftWeek, type IsoWeek } from './week.ts';
 import { NO_CODE, type CallCount, type ErrorCount, type ReportInput, type ViolationCount, type WeekCounts } from './model.ts';
-
-const LOG_CORRELATION = { max_keys: 100_000, ttl: 24 * 3600_000, storm_threshold: 5 } as const;
 
 export interface LogsSourceOptions {
   /** NDJSON files (`-` for standard input; names ending in .gz are gunzipped). */
   readonly files: readonly string[];
   readonly classifier: Classifier;
+  /** The configuration's `correlation` section: the same keys, TTL and storm threshold as `paysignal run`. */
+  readonly correlation: CorrelationConfig;
   readonly mapping?: FieldMapping | null;
   readonly maxEventBytes?: number;
   /** Standard input, for `-`. */
@@ -77,16 +82,23 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   const decoder = createDecoder({ maxBytes: maxEventBytes, mapping: options.mapping ?? null, idHeaders: options.classifier.idHeaders });
   const classifier = options.classifier;
-  // Event time drives the tracker; the wall clock only bounds how far ahead event time may run.
-  // Logs of a whole week at once, in any order: a key lives a day (Kustom orders live 48 h), and the
-  // wall clock is far ahead so no event time is refused as being in the future.
-  const tracker = createCorrelationTracker({ correlation: LOG_CORRELATION, now: () => Number.MAX_SAFE_INTEGER / 2 });
+  // The configured TTL, not a longer floor for logs: with a longer one the report would tie attempts
+  // that `paysignal run` let expire, and count retry violations Prometheus never saw. Event time
+  // drives the tracker, so the TTL means the same here as live; the wall clock only bounds how far
+  // ahead event time may run, and is set far ahead so no event of a past week counts as future.
+  const ttlMs = options.correlation.ttl;
+  const tracker = createCorrelationTracker({ correlation: options.correlation, now: () => Number.MAX_SAFE_INTEGER / 2 });
   const current = new Tally();
   const previous = new Tally();
   const hourly = new Map<string, number[]>();
   let invalid = 0;
   let outside = 0;
   let lines = 0;
+  // The tracker's clock is the newest time of the keyed events read. A keyed event more than the TTL
+  // behind it finds its earlier attempts expired (as a late event does live), so it cannot be tied to
+  // them: counted for a note, because it means the files were not given in time order.
+  let clockMs = -Infinity;
+  let lateKeyed = 0;
 
   const onLine = (line: Buffer, oversize: number): void => {
     lines++;
@@ -103,11 +115,17 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
     const c = classifier.classify(event);
     const facts = tracker.observe(event, c);
     const ts = event.timestampMs;
+    let late = false;
+    if (facts.key !== null) {
+      if (ts > clockMs) clockMs = ts;
+      else late = clockMs - ts > ttlMs;
+    }
     const tally = ts >= week.startMs && ts < week.endMs ? current : ts >= previousWeek.startMs && ts < previousWeek.endMs ? previous : null;
     if (tally === null) {
       outside++;
       return;
     }
+    if (late) lateKeyed++;
     Tally.bump(tally.calls, c.provider + SEP + c.outcome);
     if (c.outcome === 'error') {
       const code = c.code ?? NO_CODE;
@@ -144,6 +162,13 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
   const notes: string[] = [];
   if (invalid > 0) {
     notes.push(`${invalid} of ${lines} lines ${invalid === 1 ? 'was not a valid event and was' : 'were not valid events and were'} skipped (\`paysignal classify\` shows why).`);
+  }
+  if (lateKeyed > 0) {
+    const [events, keys] = lateKeyed === 1 ? ['event', 'its key was'] : ['events', 'their keys were'];
+    notes.push(
+      `${lateKeyed} ${events} with an idempotency key or correlation id came after events more than correlation.ttl (${formatDuration(ttlMs)}) newer: ` +
+        `the earlier attempts under ${keys} already forgotten, so retry violations may be undercounted. Give the log files in time order.`,
+    );
   }
   if (outside > 0) notes.push(`${outside} ${outside === 1 ? 'event' : 'events'} outside ${previousWeek.label} and ${week.label} ${outside === 1 ? 'was' : 'were'} not counted.`);
   return {

@@ -19,13 +19,17 @@ codes, categories and retry decisions, retry violations, alerts fired, and what 
 
 Options:
   --config FILE            the paysignal configuration (default $PAYSIGNAL_CONFIG): its report section
-                           gives the Prometheus URL and format, its input section the log mapping
+                           gives the Prometheus URL and format, its input section the log mapping, its
+                           correlation section (max_keys, ttl, storm_threshold) how log events are tied
+                           into retries, as in paysignal run
   --week YYYY-Www          the ISO week, e.g. 2026-W47; "last" (the default) is the last complete week
   --source prometheus|logs where the numbers come from
   --prometheus-url URL     Prometheus base URL (default report.prometheus_url, $PROMETHEUS_URL,
                            else http://127.0.0.1:9090)
   --timeout SECONDS        per Prometheus or webhook request (default 30)
-  FILE...                  NDJSON event files for --source logs (- for standard input, .gz gunzipped)
+  FILE...                  NDJSON event files for --source logs (- for standard input, .gz gunzipped),
+                           in time order: an event read after events more than correlation.ttl newer
+                           is not tied to its earlier attempts
   --mapping NAME|FILE      field mapping for log files: native, ecs, otel, or a file (default input.mapping)
   --format md|html|json    Markdown, one self-contained HTML file with charts, or the model (default
                            report.format, else md)
@@ -84,7 +88,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
     source = { kind: 'prometheus', url: values['prometheus-url'] ?? config.report.prometheus_url, timeoutMs };
   } else if (values.source === 'logs') {
     if (positionals.length === 0) throw usageError(`--source logs needs at least one FILE (or - for standard input)\n${REPORT_USAGE}`);
-    source = { kind: 'logs', files: positionals, mapping: await loadMapping(values.mapping ?? config.input.mapping), maxEventBytes: config.input.max_event_bytes };
+    source = {
+      kind: 'logs',
+      files: positionals,
+      mapping: await loadMapping(values.mapping ?? config.input.mapping),
+      maxEventBytes: config.input.max_event_bytes,
+      correlation: config.correlation,
+    };
   } else {
     throw usageError(`--source must be prometheus or logs, got ${values.source === undefined ? 'nothing' : `"${values.source}"`}\n${REPORT_USAGE}`, '--source');
   }

@@ -1,0 +1,98 @@
+// `paysignal report --source logs` ties attempts together by the configuration's `correlation`
+// section, as `paysignal run` does (docs/architecture.md#weekly-report): the same max_keys and ttl
+// decide which retries are retry violations, and a keyed event read after much newer ones is named.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callEvent } from '../support/events.ts';
+import { runPaysignal } from '../support/cli.ts';
+import type { ReportModel } from '../../src/report/model.ts';
+import { DAY_MS, HOUR_MS, lastCompleteWeek } from '../../src/report/week.ts';
+
+const week = lastCompleteWeek(Date.now());
+const MINUTE_MS = 60_000;
+// Tuesday 10:00 of the report week.
+const T0 = week.startMs + DAY_MS + 10 * HOUR_MS;
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paysignal-report-correlation-'));
+});
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Kustom rejected the order (`new_checkout`: the same request cannot succeed), under `key`. */
+function rejected(key: string, atMs: number): string {
+  return JSON.stringify(
+    callEvent({
+      provider: 'kustom',
+      operation: 'create_order',
+      status: 403,
+      body: { error_code: 'REJECTED', error_messages: ['Rejected by the risk check'] },
+      idempotencyKey: key,
+      timestamp: new Date(atMs).toISOString(),
+      durationMs: 120,
+    }),
+  );
+}
+
+async function file(name: string, lines: readonly string[]): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, lines.join('\n') + '\n');
+  return path;
+}
+
+/** The logs report of `week` over `files` under a configuration whose `correlation` section is `correlation` (YAML lines). */
+async function logsReport(correlation: readonly string[], files: readonly string[]): Promise<ReportModel> {
+  const config = await file(`config-${Math.random().toString(36).slice(2)}.yaml`, ['report:', '  format: json', ...(correlation.length > 0 ? ['correlation:', ...correlation.map((l) => `  ${l}`)] : [])]);
+  const result = await runPaysignal(['report', '--config', config, '--week', week.label, '--source', 'logs', ...files], { timeoutMs: 60_000 });
+  if (result.code !== 0) throw new Error(`paysignal report exited with ${result.code}:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as ReportModel;
+}
+
+const violations = (m: ReportModel): number => m.retryViolations.reduce((sum, v) => sum + v.count.current, 0);
+
+describe('the logs report ties retries by the correlation section', () => {
+  it('correlation.ttl: a retry 2 h after a rejection is a violation with ttl 3h, not with the default 1h', async () => {
+    const logs = await file('two-hours.ndjson', [rejected('order-1', T0), rejected('order-1', T0 + 2 * HOUR_MS)]);
+    const [byDefault, longer] = await Promise.all([logsReport([], [logs]), logsReport(['ttl: 3h'], [logs])]);
+    expect(byDefault.headline.calls.current).toBe(2);
+    expect(byDefault.retryViolations).toEqual([]);
+    expect(longer.retryViolations.map((v) => [v.provider, v.code, v.retry, v.count.current])).toEqual([['kustom', 'REJECTED', 'new_checkout', 1]]);
+  });
+
+  it('correlation.max_keys: with one key remembered, two interleaved retried orders give no violation; by default both count', async () => {
+    const logs = await file('interleaved.ndjson', [
+      rejected('order-a', T0),
+      rejected('order-b', T0 + MINUTE_MS),
+      rejected('order-a', T0 + 2 * MINUTE_MS),
+      rejected('order-b', T0 + 3 * MINUTE_MS),
+    ]);
+    const [byDefault, oneKey] = await Promise.all([logsReport([], [logs]), logsReport(['max_keys: 1'], [logs])]);
+    expect(violations(byDefault)).toBe(2);
+    expect(oneKey.headline.calls.current).toBe(4);
+    expect(violations(oneKey)).toBe(0);
+  });
+
+  it('names keyed events read after events more than the ttl newer: files out of time order undercount violations', async () => {
+    const tuesday = await file('tuesday.ndjson', [rejected('order-t', T0), rejected('order-t', T0 + MINUTE_MS)]);
+    const thursday = await file('thursday.ndjson', [rejected('order-h', T0 + 2 * DAY_MS)]);
+    const [inOrder, reversed] = await Promise.all([logsReport([], [tuesday, thursday]), logsReport([], [thursday, tuesday])]);
+    expect(violations(inOrder)).toBe(1);
+    expect(inOrder.notes).toEqual([]);
+    expect(reversed.headline.calls.current).toBe(3);
+    expect(violations(reversed)).toBe(0);
+    expect(reversed.notes).toEqual([
+      '2 events with an idempotency key or correlation id came after events more than correlation.ttl (1h) newer: ' +
+        'the earlier attempts under their keys were already forgotten, so retry violations may be undercounted. Give the log files in time order.',
+    ]);
+    // A ttl that covers the disorder ties them again, and there is nothing to say.
+    const covered = await logsReport(['ttl: 3d'], [thursday, tuesday]);
+    expect(violations(covered)).toBe(1);
+    expect(covered.notes).toEqual([]);
+  });
+});
