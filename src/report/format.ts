@@ -72,7 +72,11 @@ export const SECTION = {
   categories: 'By category',
   retry: 'By retry decision',
   violations: 'Retry violations',
+  retries: 'Retries and retry storms',
   alerts: 'Alerts fired',
   fixFirst: 'What to fix first',
   notes: 'Notes',
 } as const;
+
+export const RETRIES_INTRO =
+  'Retries: attempts that repeat an earlier one under the same idempotency key or correlation id. Storm attempts: those past the first correlation.storm_threshold attempts of one request (a retry storm).';

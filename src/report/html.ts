@@ -1,7 +1,7 @@
 // The report as one self-contained HTML file: inline CSS, charts as inline SVG rendered on the
 // server, no scripts and no external resources (a Content-Security-Policy says so to the browser).
 import { renderCharts, type Chart } from './charts.ts';
-import { changeText, count, hourText, percentChange, ratio, ratioChangeText, SECTION, share, signedCount, sourceText, title, weekSpan } from './format.ts';
+import { changeText, count, hourText, percentChange, ratio, ratioChangeText, RETRIES_INTRO, SECTION, share, signedCount, sourceText, title, weekSpan } from './format.ts';
 import type { BreakdownRow, Change, CodeRow, ReportModel } from './model.ts';
 
 export function esc(text: string): string {
@@ -129,6 +129,21 @@ export function renderHtml(model: ReportModel): string {
       : table(
           [['provider', false], ['code', false], ['ignored decision', false], ['this week', true], ['last week', true], ['change', true]],
           model.retryViolations.map((v) => txt(v.provider) + codeCell(v.code) + txt(v.retry) + num(count(v.count.current)) + num(count(v.count.previous)) + changeCell(v.count)),
+        ),
+  );
+  parts.push('</section>');
+
+  parts.push(`<section id="retries"><h2>${SECTION.retries}</h2><p>${RETRIES_INTRO}</p>`);
+  parts.push(
+    model.retries.length === 0
+      ? empty('None in either week.')
+      : table(
+          [['provider', false], ['retries', true], ['last week', true], ['change', true], ['storm attempts', true], ['last week', true], ['change', true]],
+          model.retries.map(
+            (r) =>
+              txt(r.provider) + num(count(r.retries.current)) + num(count(r.retries.previous)) + changeCell(r.retries) +
+              num(count(r.stormAttempts.current)) + num(count(r.stormAttempts.previous)) + changeCell(r.stormAttempts),
+          ),
         ),
   );
   parts.push('</section>');

@@ -19,7 +19,7 @@ import { PaysignalError, usageError } from '../errors.ts';
 import { formatDuration } from '../kernel/duration.ts';
 import { LineSplitter } from '../sources/file/line-splitter.ts';
 import { HOUR_MS, HOURS_PER_WEEK, shiftWeek, type IsoWeek } from './week.ts';
-import { NO_CODE, type CallCount, type ErrorCount, type ReportInput, type ViolationCount, type WeekCounts } from './model.ts';
+import { NO_CODE, type CallCount, type ErrorCount, type ProviderCount, type ReportInput, type ViolationCount, type WeekCounts } from './model.ts';
 
 export interface LogsSourceOptions {
   /** NDJSON files (`-` for standard input; names ending in .gz are gunzipped). */
@@ -42,6 +42,8 @@ class Tally {
   readonly calls = new Map<string, number>();
   readonly errors = new Map<string, number>();
   readonly violations = new Map<string, number>();
+  readonly retries = new Map<string, number>();
+  readonly stormAttempts = new Map<string, number>();
 
   static bump(map: Map<string, number>, key: string): void {
     map.set(key, (map.get(key) ?? 0) + 1);
@@ -62,6 +64,8 @@ class Tally {
         const [provider, code, retry] = split(k) as [string, string, string];
         return { provider, code, retry, count };
       }),
+      retries: [...this.retries].map(([provider, count]): ProviderCount => ({ provider, count })),
+      stormAttempts: [...this.stormAttempts].map(([provider, count]): ProviderCount => ({ provider, count })),
     };
   }
 }
@@ -139,6 +143,8 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
         hours[Math.floor((ts - week.startMs) / HOUR_MS)]! += 1;
       }
     }
+    if (facts.isRetry) Tally.bump(tally.retries, c.provider);
+    if (facts.isStorm) Tally.bump(tally.stormAttempts, c.provider);
     const violation = facts.violationOf;
     if (violation !== null) Tally.bump(tally.violations, [c.provider, violation.code ?? NO_CODE, violation.retry].join(SEP));
   };
@@ -167,7 +173,7 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
     const [events, keys] = lateKeyed === 1 ? ['event', 'its key was'] : ['events', 'their keys were'];
     notes.push(
       `${lateKeyed} ${events} with an idempotency key or correlation id came after events more than correlation.ttl (${formatDuration(ttlMs)}) newer: ` +
-        `the earlier attempts under ${keys} already forgotten, so retry violations may be undercounted. Give the log files in time order.`,
+        `the earlier attempts under ${keys} already forgotten, so retries, storm attempts and retry violations may be undercounted. Give the log files in time order.`,
     );
   }
   if (outside > 0) notes.push(`${outside} ${outside === 1 ? 'event' : 'events'} outside ${previousWeek.label} and ${week.label} ${outside === 1 ? 'was' : 'were'} not counted.`);

@@ -1,5 +1,5 @@
 // The report as Markdown (GitHub-flavoured tables), for chat and e-mail.
-import { changeText, count, hourText, percentChange, ratio, ratioChangeText, SECTION, share, signedCount, sourceText, title, weekSpan } from './format.ts';
+import { changeText, count, hourText, percentChange, ratio, ratioChangeText, RETRIES_INTRO, SECTION, share, signedCount, sourceText, title, weekSpan } from './format.ts';
 import type { BreakdownRow, CodeRow, ReportModel } from './model.ts';
 
 /** Text for a table cell: no pipes or line breaks. */
@@ -104,6 +104,18 @@ export function renderMarkdown(model: ReportModel): string {
           ['provider', 'code', 'ignored decision', 'this week', 'last week', 'change'],
           model.retryViolations.map((v) => [v.provider, v.code, v.retry, count(v.count.current), count(v.count.previous), changeText(v.count)]),
           ['l', 'l', 'l', 'r', 'r', 'r'],
+        ),
+  );
+
+  out.push(`## ${SECTION.retries}`);
+  out.push(RETRIES_INTRO);
+  out.push(
+    model.retries.length === 0
+      ? 'None in either week.'
+      : table(
+          ['provider', 'retries', 'last week', 'change', 'storm attempts', 'last week', 'change'],
+          model.retries.map((r) => [r.provider, count(r.retries.current), count(r.retries.previous), changeText(r.retries), count(r.stormAttempts.current), count(r.stormAttempts.previous), changeText(r.stormAttempts)]),
+          ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
         ),
   );
 

@@ -34,11 +34,21 @@ export interface ViolationCount {
   readonly count: number;
 }
 
+/** A count per provider (retries, retry-storm attempts). */
+export interface ProviderCount {
+  readonly provider: string;
+  readonly count: number;
+}
+
 /** Counts over one week. Rows with a zero count may be left out. */
 export interface WeekCounts {
   readonly calls: readonly CallCount[];
   readonly errors: readonly ErrorCount[];
   readonly violations: readonly ViolationCount[];
+  /** Attempts that repeat an earlier one under the same key (`payment_provider_retries_total`). */
+  readonly retries: readonly ProviderCount[];
+  /** Attempts beyond `correlation.storm_threshold` under one key (`payment_provider_retry_storm_attempts_total`). */
+  readonly stormAttempts: readonly ProviderCount[];
 }
 
 /** Errors per hour of the report week (168 values, hour 0 = Monday 00:00-01:00 UTC). */
@@ -137,6 +147,12 @@ export interface ViolationRow {
   readonly count: Change;
 }
 
+export interface RetryRow {
+  readonly provider: string;
+  readonly retries: Change;
+  readonly stormAttempts: Change;
+}
+
 export interface DailySeries {
   readonly provider: string;
   /** Errors per day, Monday first. */
@@ -164,6 +180,8 @@ export interface ReportModel {
   readonly categories: readonly BreakdownRow[];
   readonly retryDecisions: readonly BreakdownRow[];
   readonly retryViolations: readonly ViolationRow[];
+  /** Retries and retry-storm attempts per provider. */
+  readonly retries: readonly RetryRow[];
   readonly alerts: AlertsInfo;
   /** The codes with the most errors this week, with the catalog's remediation and owner. */
   readonly topCodes: readonly CodeRow[];
@@ -352,6 +370,27 @@ export function buildReport(input: ReportInput, catalog: CatalogLookup, options:
     .filter((v) => v.count.current > 0 || v.count.previous > 0)
     .sort((a, b) => b.count.current - a.count.current || b.count.previous - a.count.previous || byName(a.provider, b.provider) || byName(a.code, b.code));
 
+  const perProvider = (rows: readonly ProviderCount[]): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const r of rows) add(out, r.provider, r.count);
+    return out;
+  };
+  const retriesNow = perProvider(input.current.retries);
+  const retriesBefore = perProvider(input.previous.retries);
+  const stormsNow = perProvider(input.current.stormAttempts);
+  const stormsBefore = perProvider(input.previous.stormAttempts);
+  const retries: RetryRow[] = [...new Set([...retriesNow.keys(), ...retriesBefore.keys(), ...stormsNow.keys(), ...stormsBefore.keys()])]
+    .map((provider) => ({
+      provider,
+      retries: change(retriesNow.get(provider) ?? 0, retriesBefore.get(provider) ?? 0),
+      stormAttempts: change(stormsNow.get(provider) ?? 0, stormsBefore.get(provider) ?? 0),
+    }))
+    .filter((r) => r.retries.current > 0 || r.retries.previous > 0 || r.stormAttempts.current > 0 || r.stormAttempts.previous > 0)
+    .sort(
+      (a, b) =>
+        b.stormAttempts.current - a.stormAttempts.current || b.retries.current - a.retries.current || b.retries.previous - a.retries.previous || byName(a.provider, b.provider),
+    );
+
   const dailyErrors: DailySeries[] = input.hourlyErrors
     .map((h) => {
       const days = [0, 0, 0, 0, 0, 0, 0];
@@ -379,6 +418,7 @@ export function buildReport(input: ReportInput, catalog: CatalogLookup, options:
     categories: breakdown(categoriesNow, categoriesBefore, sum(categoriesNow.values())),
     retryDecisions: breakdown(retryNow, retryBefore, sum(retryNow.values())),
     retryViolations,
+    retries,
     alerts: input.alerts,
     topCodes,
     notes: input.notes,

@@ -6,7 +6,7 @@
 //   per hour with `max_over_time(...[1h])`.
 import { PaysignalError, usageError } from '../errors.ts';
 import { HOUR_MS, HOURS_PER_WEEK, shiftWeek, type IsoWeek } from './week.ts';
-import type { AlertsInfo, CallCount, ErrorCount, FiredAlert, HourlySeries, ReportInput, ViolationCount, WeekCounts } from './model.ts';
+import type { AlertsInfo, CallCount, ErrorCount, FiredAlert, HourlySeries, ProviderCount, ReportInput, ViolationCount, WeekCounts } from './model.ts';
 
 export interface PrometheusSourceOptions {
   /** Base URL, e.g. `http://prometheus:9090` (a path prefix is kept). */
@@ -36,6 +36,8 @@ export const QUERIES = {
   calls: 'sum by (provider, outcome) (increase(payment_provider_calls_total[1w]))',
   errors: 'sum by (provider, code, category, retry) (increase(payment_provider_errors_total[1w]))',
   violations: 'sum by (provider, code, retry) (increase(payment_provider_retry_violations_total[1w]))',
+  retries: 'sum by (provider) (increase(payment_provider_retries_total[1w]))',
+  stormAttempts: 'sum by (provider) (increase(payment_provider_retry_storm_attempts_total[1w]))',
   hourlyErrors: 'sum by (provider) (increase(payment_provider_errors_total[1h]))',
   alerts: 'max by (alertname, severity) (max_over_time(ALERTS{alertstate="firing"}[1h]))',
   engineAlerts: 'max by (rule, severity) (max_over_time(paysignal_alerts_firing[1h])) > 0',
@@ -117,11 +119,15 @@ const label = (metric: Record<string, string>, name: string, fallback = ''): str
 
 async function weekCounts(client: Client, timeMs: number, offset: string | null): Promise<WeekCounts> {
   const q = (expr: string): string => (offset === null ? expr : withOffset(expr, offset));
-  const [calls, errors, violations] = await Promise.all([
+  const [calls, errors, violations, retries, stormAttempts] = await Promise.all([
     client.instant(q(QUERIES.calls), timeMs),
     client.instant(q(QUERIES.errors), timeMs),
     client.instant(q(QUERIES.violations), timeMs),
+    client.instant(q(QUERIES.retries), timeMs),
+    client.instant(q(QUERIES.stormAttempts), timeMs),
   ]);
+  const perProvider = (series: typeof retries): ProviderCount[] =>
+    series.filter((s) => s.value > 0).map((s): ProviderCount => ({ provider: label(s.metric, 'provider'), count: s.value }));
   return {
     calls: calls
       .filter((s) => s.value > 0)
@@ -138,6 +144,8 @@ async function weekCounts(client: Client, timeMs: number, offset: string | null)
     violations: violations
       .filter((s) => s.value > 0)
       .map((s): ViolationCount => ({ provider: label(s.metric, 'provider'), code: label(s.metric, 'code', 'none'), retry: label(s.metric, 'retry'), count: s.value })),
+    retries: perProvider(retries),
+    stormAttempts: perProvider(stormAttempts),
   };
 }
 
@@ -201,7 +209,7 @@ export async function fromPrometheus(week: IsoWeek, options: PrometheusSourceOpt
   ]);
   const notes: string[] = [];
   if (week.endMs > now) notes.push(`Week ${week.label} is not over yet: this week's numbers cover it only up to the time of the report.`);
-  const all = [current, previous].flatMap((w) => [...w.calls, ...w.errors, ...w.violations].map((r) => r.count));
+  const all = [current, previous].flatMap((w) => [...w.calls, ...w.errors, ...w.violations, ...w.retries, ...w.stormAttempts].map((r) => r.count));
   if (all.some((n) => !Number.isInteger(n))) {
     notes.push('Counts are Prometheus `increase()` estimates (extrapolated between scrapes) and are rounded for display.');
   }

@@ -1,12 +1,14 @@
 // `paysignal report --source logs` ties attempts together by the configuration's `correlation`
-// section, as `paysignal run` does (docs/architecture.md#weekly-report): the same max_keys and ttl
-// decide which retries are retry violations, and a keyed event read after much newer ones is named.
+// section, as `paysignal run` does (docs/architecture.md#weekly-report): the same storm_threshold
+// decides which retries are storm attempts, the same max_keys and ttl which attempts are tied at all
+// (and so which are retry violations), and a keyed event read after much newer ones is named.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEvent } from '../support/events.ts';
 import { runPaysignal } from '../support/cli.ts';
+import { renderMarkdown } from '../../src/report/markdown.ts';
 import type { ReportModel } from '../../src/report/model.ts';
 import { DAY_MS, HOUR_MS, lastCompleteWeek } from '../../src/report/week.ts';
 
@@ -40,6 +42,21 @@ function rejected(key: string, atMs: number): string {
   );
 }
 
+/** Stable Genius refused the payment intent with a rate limit (`retry_with_backoff`), under `key`. */
+function rateLimited(key: string, atMs: number): string {
+  return JSON.stringify(
+    callEvent({
+      provider: 'stablegenius',
+      operation: 'create_payment_intent',
+      status: 429,
+      body: { error: { type: 'rate_limit_error', code: 'rate_limit_exceeded', message: 'Too many requests' } },
+      idempotencyKey: key,
+      timestamp: new Date(atMs).toISOString(),
+      durationMs: 80,
+    }),
+  );
+}
+
 async function file(name: string, lines: readonly string[]): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, lines.join('\n') + '\n');
@@ -57,6 +74,17 @@ async function logsReport(correlation: readonly string[], files: readonly string
 const violations = (m: ReportModel): number => m.retryViolations.reduce((sum, v) => sum + v.count.current, 0);
 
 describe('the logs report ties retries by the correlation section', () => {
+  it('correlation.storm_threshold: four attempts of one request are a storm from threshold 3, not by default (5)', async () => {
+    const logs = await file('four-attempts.ndjson', [0, 1, 2, 3].map((i) => rateLimited('intent-1', T0 + i * 30_000)));
+    const [byDefault, lower] = await Promise.all([logsReport([], [logs]), logsReport(['storm_threshold: 3'], [logs])]);
+    const retries = (m: ReportModel) => m.retries.map((r) => [r.provider, r.retries.current, r.stormAttempts.current]);
+    expect(retries(byDefault)).toEqual([['stablegenius', 3, 0]]);
+    expect(retries(lower)).toEqual([['stablegenius', 3, 1]]);
+    expect(renderMarkdown(lower)).toContain('| stablegenius | 3 | 0 | +3 (new) | 1 | 0 | +1 (new) |');
+    // Rate-limited retries ignore no decision: no violation whatever the threshold.
+    expect(lower.retryViolations).toEqual([]);
+  });
+
   it('correlation.ttl: a retry 2 h after a rejection is a violation with ttl 3h, not with the default 1h', async () => {
     const logs = await file('two-hours.ndjson', [rejected('order-1', T0), rejected('order-1', T0 + 2 * HOUR_MS)]);
     const [byDefault, longer] = await Promise.all([logsReport([], [logs]), logsReport(['ttl: 3h'], [logs])]);
@@ -88,7 +116,7 @@ describe('the logs report ties retries by the correlation section', () => {
     expect(violations(reversed)).toBe(0);
     expect(reversed.notes).toEqual([
       '2 events with an idempotency key or correlation id came after events more than correlation.ttl (1h) newer: ' +
-        'the earlier attempts under their keys were already forgotten, so retry violations may be undercounted. Give the log files in time order.',
+        'the earlier attempts under their keys were already forgotten, so retries, storm attempts and retry violations may be undercounted. Give the log files in time order.',
     ]);
     // A ttl that covers the disorder ties them again, and there is nothing to say.
     const covered = await logsReport(['ttl: 3d'], [thursday, tuesday]);

@@ -27,7 +27,15 @@ export interface Group {
    * violation (the second attempt ignores the first one's non-retryable decision).
    */
   readonly violationPairs?: { readonly previous: number; readonly current: number };
+  /**
+   * The group's calls of each week are all attempts of one request: one idempotency key, 30 s apart.
+   * Each attempt after the first is a retry, and each beyond STORM_THRESHOLD a retry-storm attempt.
+   */
+  readonly storm?: boolean;
 }
+
+/** `correlation.storm_threshold` by default. */
+export const STORM_THRESHOLD = 5;
 
 const mpError = (code: string, message: string) => ({ errors: [{ code, message, details: [] }] });
 const kustomError = (code: string, message: string) => ({ error_code: code, error_messages: [message] });
@@ -72,7 +80,7 @@ export const GROUPS: readonly Group[] = [
   {
     provider: 'stablegenius', operation: 'create_payment_intent', status: 429,
     body: { error: { type: 'rate_limit_error', code: 'rate_limit_exceeded', message: 'Too many requests' } },
-    code: 'rate_limit_exceeded', category: 'rate_limit', retry: 'retry_with_backoff', previous: 12, current: 3,
+    code: 'rate_limit_exceeded', category: 'rate_limit', retry: 'retry_with_backoff', previous: 12, current: 3, storm: true,
   },
   {
     provider: 'digitalriver', operation: 'create_order', status: 400,
@@ -88,6 +96,8 @@ export interface SyntheticEvent {
   readonly json: Record<string, unknown>;
   /** Set on the second attempt of a violation pair: the decision it ignored. */
   readonly violation: { readonly code: string; readonly retry: string } | null;
+  /** Which attempt of its request this call is (1 for a call without an idempotency key). */
+  readonly attempt: number;
 }
 
 const isError = (g: Group): boolean => g.status === undefined || g.status >= 400;
@@ -101,10 +111,11 @@ export function syntheticEvents(previousWeek: IsoWeek, week: IsoWeek): Synthetic
       [week, g.current, g.violationPairs?.current ?? 0],
     ] as const) {
       const at = (i: number): number => w.startMs + ((i * 37 + gi * 11) % 168) * HOUR_MS + ((i * 13 + gi) % 60) * 60_000 + (i % 50) * 1000;
-      const make = (ts: number, extra: Partial<Parameters<typeof callEvent>[0]>, violation: SyntheticEvent['violation']): SyntheticEvent => ({
+      const make = (ts: number, extra: Partial<Parameters<typeof callEvent>[0]>, violation: SyntheticEvent['violation'], attempt = 1): SyntheticEvent => ({
         timestampMs: ts,
         group: g,
         violation,
+        attempt,
         json: callEvent({
           provider: g.provider,
           operation: g.operation,
@@ -116,13 +127,18 @@ export function syntheticEvents(previousWeek: IsoWeek, week: IsoWeek): Synthetic
           ...extra,
         }),
       });
-      for (let i = 0; i < n; i++) events.push(make(at(i), {}, null));
+      if (g.storm === true) {
+        const first = w.startMs + (20 + gi) * HOUR_MS;
+        for (let i = 0; i < n; i++) events.push(make(first + i * 30_000, { idempotencyKey: `storm-${w.label}-${g.provider}` }, null, i + 1));
+      } else {
+        for (let i = 0; i < n; i++) events.push(make(at(i), {}, null));
+      }
       for (let p = 0; p < pairs; p++) {
         // First attempt, then the same request again 90 s later under the same idempotency key.
         const ts = w.startMs + ((p * 29 + 3) % 160) * HOUR_MS + 5 * 60_000;
         const key = `idem-${w.label}-${g.provider}-${p}`;
         events.push(make(ts, { idempotencyKey: key }, null));
-        events.push(make(ts + 90_000, { idempotencyKey: key }, { code: g.code ?? 'none', retry: g.retry ?? 'do_not_retry' }));
+        events.push(make(ts + 90_000, { idempotencyKey: key }, { code: g.code ?? 'none', retry: g.retry ?? 'do_not_retry' }, 2));
       }
     }
   });
@@ -156,6 +172,8 @@ export function counterSeries(events: readonly SyntheticEvent[], fromMs: number,
       add('payment_provider_errors', { provider: g.provider, operation: g.operation, code: g.code!, category: g.category!, retry: g.retry! }, e.timestampMs);
     }
     if (e.violation) add('payment_provider_retry_violations', { provider: g.provider, code: e.violation.code, retry: e.violation.retry }, e.timestampMs);
+    if (e.attempt > 1) add('payment_provider_retries', { provider: g.provider, operation: g.operation }, e.timestampMs);
+    if (e.attempt > STORM_THRESHOLD) add('payment_provider_retry_storm_attempts', { provider: g.provider, operation: g.operation }, e.timestampMs);
   }
   const out: CounterSeries[] = [];
   for (const s of series.values()) {

@@ -123,7 +123,7 @@ describe('the HTML report in headless Chromium', () => {
     expect(await page.title()).toBe(`Payment provider errors: week ${week.label}`);
     expect(await page.locator('h2').allTextContents()).toEqual([
       'Headline', 'Providers', 'Errors per provider and day', 'Top movers', 'New codes this week', 'By category',
-      'By retry decision', 'Retry violations', 'Alerts fired', 'What to fix first',
+      'By retry decision', 'Retry violations', 'Retries and retry storms', 'Alerts fired', 'What to fix first',
     ]);
     expect(await page.locator('#headline .tile .v').allTextContents()).toEqual(['1,267', '117', '9.23%']);
 

@@ -8,7 +8,7 @@ import { renderHtml } from '../../src/report/html.ts';
 import { parseIsoWeek, shiftWeek } from '../../src/report/week.ts';
 
 const week = parseIsoWeek('2026-W47');
-const NONE: WeekCounts = { calls: [], errors: [], violations: [] };
+const NONE: WeekCounts = { calls: [], errors: [], violations: [], retries: [], stormAttempts: [] };
 
 function input(current: WeekCounts, previous: WeekCounts, hourly: ReportInput['hourlyErrors'] = []): ReportInput {
   return {
@@ -73,6 +73,8 @@ describe('an empty week', () => {
       calls: [{ provider: 'kustom', outcome: 'success', count: 90 }, { provider: 'kustom', outcome: 'error', count: 10 }],
       errors: [{ provider: 'kustom', code: 'BAD_VALUE', category: 'validation', retry: 'fix_and_resubmit', count: 10 }],
       violations: [],
+      retries: [],
+      stormAttempts: [],
     };
     const m = buildReport(input(NONE, before), classifier);
     expect(m.headline.calls).toMatchObject({ current: 0, previous: 100, percent: -100 });
@@ -93,8 +95,10 @@ describe('a provider with no traffic last week', () => {
     ],
     errors: [{ provider: 'digitalriver', code: 'invalid_parameter', category: 'validation', retry: 'fix_and_resubmit', count: 10 }],
     violations: [],
+    retries: [],
+    stormAttempts: [],
   };
-  const previous: WeekCounts = { calls: [{ provider: 'kustom', outcome: 'success', count: 80 }], errors: [], violations: [] };
+  const previous: WeekCounts = { calls: [{ provider: 'kustom', outcome: 'success', count: 80 }], errors: [], violations: [], retries: [], stormAttempts: [] };
   const hourly = [{ provider: 'digitalriver', hours: Array.from({ length: 168 }, (_, h) => (h === 30 || h === 150 ? 5 : 0)) }];
 
   it('is marked new instead of getting a percentage', () => {
@@ -123,6 +127,8 @@ describe('top codes', () => {
         { provider: 'kustom', code: 'BAD_VALUE', category: 'state_conflict', retry: 'new_checkout', count: 3 },
       ],
       violations: [],
+      retries: [],
+      stormAttempts: [],
     };
     const m = buildReport(input(current, NONE), classifier);
     const [inactive, badValue] = m.topCodes;
@@ -141,6 +147,8 @@ describe('top codes', () => {
         { provider: 'acme', code: 'E42', category: 'validation', retry: 'fix_and_resubmit', count: 2 },
       ],
       violations: [],
+      retries: [],
+      stormAttempts: [],
     };
     const m = buildReport(input(current, NONE), classifier);
     expect(m.topCodes.map((r) => [r.code, r.owner, r.known, r.remediation])).toEqual([
@@ -156,6 +164,8 @@ describe('rendering', () => {
       calls: [{ provider: 'acme', outcome: 'error', count: 1 }],
       errors: [{ provider: 'acme', code: '<img src=x onerror=alert(1)>|x', category: 'unknown', retry: 'do_not_retry', count: 1 }],
       violations: [],
+      retries: [],
+      stormAttempts: [],
     };
     const m = buildReport(input(current, NONE), classifier);
     const html = renderHtml(m);

@@ -138,6 +138,14 @@ function expectTheTruth(m: ReportModel): void {
   // Retry violations: Kustom REJECTED retried under the same idempotency key, 5 times this week, 2 before.
   expect(m.retryViolations.map((v) => [v.provider, v.code, v.retry, v.count.current, v.count.previous, v.count.percent])).toEqual([['kustom', 'REJECTED', 'new_checkout', 5, 2, 150]]);
 
+  // Retries: the second attempts of the violation pairs, and Stable Genius' rate-limited request sent
+  // 12 times last week (7 attempts beyond the storm threshold of 5) and 3 times this week. Storm
+  // attempts this week first, then retries this week.
+  expect(m.retries.map((r) => [r.provider, r.retries.current, r.retries.previous, r.stormAttempts.current, r.stormAttempts.previous])).toEqual([
+    ['kustom', 5, 2, 0, 0],
+    ['stablegenius', 2, 11, 0, 7],
+  ]);
+
   // The daily chart's numbers.
   expect(Object.fromEntries(m.dailyErrors.map((d) => [d.provider, d.days]))).toEqual(truthDaily());
 }
@@ -191,13 +199,14 @@ describe('paysignal report over two backfilled weeks', () => {
   it('writes Markdown with every section, the numbers, and what to do about the top codes', async () => {
     const md = ok(await report(['--week', week.label, ...prometheusArgs()]));
     expect(md.split('\n')[0]).toBe(`# Payment provider errors: week ${week.label}`);
-    for (const section of ['Headline', 'Providers', 'Errors per provider and day', 'Top movers', 'New codes this week', 'By category', 'By retry decision', 'Retry violations', 'Alerts fired', 'What to fix first']) {
+    for (const section of ['Headline', 'Providers', 'Errors per provider and day', 'Top movers', 'New codes this week', 'By category', 'By retry decision', 'Retry violations', 'Retries and retry storms', 'Alerts fired', 'What to fix first']) {
       expect(md).toContain(`\n## ${section}\n`);
     }
     expect(md).toContain('**117 errors** in 1,267 calls (error ratio 9.23%); errors +17.0% and calls +15.2% week over week.');
     expect(md).toContain('| errors | 117 | 100 | +17 (+17.0%) |');
     expect(md).toContain('| digitalriver | 66 | +66 (new) | 6 | +6 (new) | 9.09% | new |');
     expect(md).toContain('| kustom | REJECTED | new_checkout | 5 | 2 | +3 (+150%) |');
+    expect(md).toContain('| stablegenius | 2 | 11 | −9 (−81.8%) | 0 | 7 | −7 (−100%) |');
     expect(md).toContain('| KustomRejectedSpike | warning | 4 | Wed 02:00 | Wed 05:00 | ALERTS |');
     expect(md).toMatch(/1\. \*\*mercadopago `invalid_total_amount`\*\*: 45 errors \(\+25 vs last week\), validation \/ fix_and_resubmit; owner: integration\. Recompute total_amount/);
     expect(md).toMatch(/\*\*kustom `MERCHANT_INACTIVE`\*\*: 9 errors .*owner: merchant_account\. The MID is not active/);
@@ -221,7 +230,7 @@ describe('edge cases', () => {
         errorRatio: { current: null, previous: null, deltaPoints: null },
         empty: true,
       });
-      expect([m.providers, m.dailyErrors, m.topMovers, m.newCodes, m.topCodes, m.retryViolations]).toEqual([[], [], [], [], [], []]);
+      expect([m.providers, m.dailyErrors, m.topMovers, m.newCodes, m.topCodes, m.retryViolations, m.retries]).toEqual([[], [], [], [], [], [], []]);
     }
     const md = ok(await report(['--week', empty.label, ...prometheusArgs()]));
     expect(md).toContain(`No payment-provider calls were recorded in ${empty.label} or ${shiftWeek(empty, -1).label}.`);

@@ -15,7 +15,8 @@ export const REPORT_USAGE = `Usage: paysignal report --source prometheus|logs [-
 
 The weekly error-trend report for one ISO week (UTC, Monday 00:00 to the next Monday), compared
 with the week before: calls, errors and error ratio, errors per provider and day, top movers, new
-codes, categories and retry decisions, retry violations, alerts fired, and what to fix first.
+codes, categories and retry decisions, retry violations, retries and retry storms, alerts fired, and
+what to fix first.
 
 Options:
   --config FILE            the paysignal configuration (default $PAYSIGNAL_CONFIG): its report section
