@@ -13,6 +13,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/embedded-bro
 import { startService, type RunningService } from '../../src/service/service.ts';
 import { makeEvents } from '../support/kafka.ts';
 import { waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 import { ruleFile } from './scenario.ts';
 
 let broker: EmbeddedBroker;
@@ -45,13 +46,8 @@ describe('a missing state topic', () => {
       'kafka:\n  from_beginning: true\n  heartbeat_interval: 300ms\n  max_wait: 200ms\n  backoff: { initial: 200ms, max: 1s }\nrules:\n  checkpoint_interval: 200ms\n',
       join(dir, 'paysignal.yaml'),
       {
-        KAFKA_BROKERS: broker.bootstrapServers,
-        KAFKA_TOPIC: 'calls',
-        KAFKA_GROUP_ID: 'no-state',
-        KAFKA_DLQ_TOPIC: 'calls-dlq',
+        ...serviceEnv(broker.bootstrapServers, { topic: 'calls', group: 'no-state', dlq: 'calls-dlq' }),
         PAYSIGNAL_RULES: join(dir, 'rules'),
-        PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-        PAYSIGNAL_HTTP_PORT: '0',
       },
     );
     service = await startService({ config, logger });

@@ -20,6 +20,7 @@ import { startService, type RunningService } from '../../src/service/service.ts'
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.ts';
 import { EVENT_KINDS, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 const MIN = 60_000;
 const PARTITIONS = 12;
@@ -141,15 +142,10 @@ alertmanager:
 `,
         join(dir, 'paysignal.yaml'),
         {
-          KAFKA_BROKERS: kafka.bootstrapServers,
-          KAFKA_TOPIC: topic,
-          KAFKA_GROUP_ID: `catch-up-${topic}`,
-          KAFKA_DLQ_TOPIC: dlq,
+          ...serviceEnv(kafka.bootstrapServers, { topic, group: `catch-up-${topic}`, dlq }),
           KAFKA_FROM_BEGINNING: 'true',
           PAYSIGNAL_RULES: RULES_DIR,
           ALERTMANAGER_URL: am.url,
-          PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-          PAYSIGNAL_HTTP_PORT: '0',
           PAYSIGNAL_WORKERS: workers,
         },
       );

@@ -17,6 +17,7 @@ import type { SignalSink } from '../../src/pipeline/types.ts';
 import { startService, type RunningService } from '../../src/service/service.ts';
 import { EVENT_KINDS, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 const MIN = 60_000;
 const [MERCHANT_INACTIVE, , , , KUSTOM_OK] = EVENT_KINDS as [(typeof EVENT_KINDS)[number], unknown, unknown, unknown, (typeof EVENT_KINDS)[number]];
@@ -110,14 +111,9 @@ rules:
 `,
     join(dir, 'paysignal.yaml'),
     {
-      KAFKA_BROKERS: kafka.bootstrapServers,
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: group,
-      KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+      ...serviceEnv(kafka.bootstrapServers, { topic, group, dlq: `${topic}.dlq` }),
       KAFKA_FROM_BEGINNING: 'true',
       PAYSIGNAL_RULES: dir,
-      PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-      PAYSIGNAL_HTTP_PORT: '0',
       PAYSIGNAL_WORKERS: workers,
     },
   );

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logging.ts';
 import type { SignalSink } from '../../src/pipeline/types.ts';
 import { makeEvents, startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 let kafka: TestKafka;
 let dir: string;
@@ -79,7 +80,7 @@ processing:
   workers: 2
 `,
       join(dir, 'paysignal.yaml'),
-      { KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, KAFKA_DLQ_TOPIC: dlq, KAFKA_FROM_BEGINNING: 'true', PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '0' },
+      { ...serviceEnv(kafka.bootstrapServers, { topic, group, dlq }), KAFKA_FROM_BEGINNING: 'true' },
     );
     service = await startService({ config, logger: createLogger({ level: 'silent' }), sinks: [sink] });
     await service.source.waitUntilReady(30_000);

@@ -5,7 +5,13 @@
 export interface ConsumedTopic {
   readonly topic: string;
   readonly group: string;
-  readonly dlq: string;
+  /** Omitted: KAFKA_DLQ_TOPIC is not set and the service uses its default, as a user who leaves it out. */
+  readonly dlq?: string;
+}
+
+/** PAYSIGNAL_HTTP_* on 127.0.0.1, port 0: also for runs whose Kafka environment is incomplete on purpose. */
+export function loopbackHttpEnv(): Record<string, string> {
+  return { PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '0' };
 }
 
 /** KAFKA_* for consuming `topic` as `group` from `bootstrapServers`, and PAYSIGNAL_HTTP_* on 127.0.0.1, port 0. */
@@ -14,8 +20,7 @@ export function serviceEnv(bootstrapServers: string, consumed: ConsumedTopic): R
     KAFKA_BROKERS: bootstrapServers,
     KAFKA_TOPIC: consumed.topic,
     KAFKA_GROUP_ID: consumed.group,
-    KAFKA_DLQ_TOPIC: consumed.dlq,
-    PAYSIGNAL_HTTP_HOST: '127.0.0.1',
-    PAYSIGNAL_HTTP_PORT: '0',
+    ...(consumed.dlq === undefined ? {} : { KAFKA_DLQ_TOPIC: consumed.dlq }),
+    ...loopbackHttpEnv(),
   };
 }
