@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, waitFor, type RunningProcess } from '../support/processes.ts';
 import { makeEvents, readEventLines, startTestKafka, type EventLine, type TestKafka } from '../support/kafka.ts';
+import { loopbackHttpEnv, serviceEnv } from '../support/service-env.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = join(root, 'node_modules', '.bin', 'node');
@@ -46,7 +47,8 @@ function runPaysignal(env: Record<string, string>, configText = CONFIG, args: re
   const child = startProcess(NODE, [ENTRY, '--config', config, ...args], {
     cwd: root,
     // Two processing workers whatever the machine (partitions_consumed_concurrently 4 by default then).
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PAYSIGNAL_LOG_LEVEL: 'info', PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: '0', PAYSIGNAL_WORKERS: '2', ...env },
+    // HTTP on loopback here too, for the bad-configuration runs whose Kafka environment is partial on purpose.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PAYSIGNAL_LOG_LEVEL: 'info', ...loopbackHttpEnv(), PAYSIGNAL_WORKERS: '2', ...env },
   });
   children.add(child);
   return child;
@@ -89,7 +91,7 @@ describe('paysignal run as a process', () => {
     const events = makeEvents('kill', 3000);
     const fileA = join(dir, 'kill-a.ndjson');
     const fileB = join(dir, 'kill-b.ndjson');
-    const env = { KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, KAFKA_DLQ_TOPIC: dlq };
+    const env = serviceEnv(kafka.bootstrapServers, { topic, group, dlq });
 
     // A backlog first, so A is busy with batch after batch when it is killed; the rest trickles in.
     await produceSlowly(topic, events.slice(0, 1500), 150, 0).done;
@@ -149,7 +151,7 @@ describe('paysignal run as a process', () => {
     const group = `term-${topic}`;
     const events = makeEvents('term', 3000);
     const file = join(dir, 'term.ndjson');
-    const child = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, KAFKA_DLQ_TOPIC: dlq, PAYSIGNAL_EVENTS_FILE: file });
+    const child = runPaysignal({ ...serviceEnv(kafka.bootstrapServers, { topic, group, dlq }), PAYSIGNAL_EVENTS_FILE: file });
     await joined(child);
     const producing = produceSlowly(topic, events, 60, 100);
     await waitFor('600 events processed', () => (readEventLines(file).length >= 600 ? true : undefined), 30_000, 10);
@@ -183,7 +185,7 @@ describe('paysignal run as a process', () => {
     const events = makeEvents('int', 50);
     await kafka.produce(topic, events.map((e) => e.message));
     const file = join(dir, 'int.ndjson');
-    const child = runPaysignal({ KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group, KAFKA_DLQ_TOPIC: dlq, PAYSIGNAL_EVENTS_FILE: file });
+    const child = runPaysignal({ ...serviceEnv(kafka.bootstrapServers, { topic, group, dlq }), PAYSIGNAL_EVENTS_FILE: file });
     await joined(child);
     await waitFor('all 50 processed', () => (readEventLines(file).length === 50 ? true : undefined), 20_000, 20);
     child.child.kill('SIGINT');
@@ -192,6 +194,8 @@ describe('paysignal run as a process', () => {
     expect((await kafka.committedOffsets(group, topic)).get(0)).toBe(50n);
   });
 
+  // The bad-configuration runs spell out a partial Kafka environment on purpose: what is missing or
+  // wrong is what each one tests.
   it('exits 2 naming the file, line and field for a bad configuration', async () => {
     const child = runPaysignal(
       { KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: 'x' },
