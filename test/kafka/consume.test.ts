@@ -270,9 +270,7 @@ describe('kafka source with the pipeline', () => {
     // The real pieces, with the dead-letter producer's network cut while the source works normally.
     const group = `dlqfail-${topic}`;
     const settings = parseConfig('kafka:\n  heartbeat_interval: 300ms\n  max_wait: 200ms\n  backoff: { initial: 200ms, max: 1s }\n', null, {
-      KAFKA_BROKERS: kafka.brokers.join(','),
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: group,
+      ...serviceEnv(kafka.bootstrapServers, { topic, group, dlq }),
       KAFKA_CLIENT_ID: 'dlqfail',
       KAFKA_FROM_BEGINNING: 'true',
     });

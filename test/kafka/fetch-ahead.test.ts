@@ -15,6 +15,7 @@ import { createKafkaSource, type KafkaSource } from '../../src/sources/kafka/sou
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { startTestKafka, type TestKafka } from '../support/kafka.ts';
 import { waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 let kafka: TestKafka;
 const sources = new Set<KafkaSource>();
@@ -88,9 +89,7 @@ async function topicOfBatches(prefix: string, recordBatches: number): Promise<st
 function startSource(topic: string, group: string, handler: RecordBatchHandler, fetchAhead: FetchAheadBound, kafkaYaml = ''): { source: KafkaSource; registry: Registry } {
   const yaml = kafkaYaml || '  heartbeat_interval: 300ms\n';
   const settings = parseConfig(`kafka:\n${yaml}  max_wait: 200ms\n  max_bytes_per_partition: 1024\n  backoff: { initial: 300ms, max: 1s }\n`, null, {
-    KAFKA_BROKERS: kafka.brokers.join(','),
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: group,
+    ...serviceEnv(kafka.bootstrapServers, { topic, group }),
     KAFKA_CLIENT_ID: group,
     KAFKA_FROM_BEGINNING: 'true',
   });
