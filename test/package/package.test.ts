@@ -13,6 +13,7 @@ import { outputOf, PROJECT_NODE, ROOT, runPaysignal, type CliResult } from '../s
 import { makeEvents, startTestKafka } from '../support/kafka.ts';
 import { freePort } from '../support/ports.ts';
 import { startProcess, waitFor } from '../support/processes.ts';
+import { serviceEnv } from '../support/service-env.ts';
 
 const PKG = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; engines: { node: string } };
 // Only the project's Node 24 goes in front of PATH (its own bin folder holds nothing else), so the
@@ -153,8 +154,11 @@ describe('the packed package, installed into an empty folder', () => {
       const service = startProcess(bin, ['run'], {
         cwd: app,
         env: cleanEnv({
-          KAFKA_BROKERS: kafka.bootstrapServers, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `package-${topic}`, KAFKA_FROM_BEGINNING: 'true',
-          PAYSIGNAL_HTTP_HOST: '127.0.0.1', PAYSIGNAL_HTTP_PORT: String(port), PAYSIGNAL_RULES: join(installed, 'rules'),
+          ...serviceEnv(kafka.bootstrapServers, { topic, group: `package-${topic}` }),
+          KAFKA_FROM_BEGINNING: 'true',
+          // A port chosen beforehand, not 0: the test reads /metrics of a process whose logs it does not parse.
+          PAYSIGNAL_HTTP_PORT: String(port),
+          PAYSIGNAL_RULES: join(installed, 'rules'),
           // Worker threads load their module next to the pool's: dist/ in the package.
           PAYSIGNAL_WORKERS: '2',
         }),
