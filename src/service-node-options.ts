@@ -14,8 +14,8 @@
 // more), so the main thread, where kafkajs's fetch buffers and decoded batches land, ran a full
 // collection every 110 to 150 ms, 26 or 27 per 200k events, and kafkajs alone cost twice its CPU
 // (a no-op consumer under those flags: 1.78 against 0.92 s). With it: 5 to 10. A worker's limit
-// still binds it, since V8 grows a heap at most halfway to its limit: with about 45 MB held at 100k
-// correlation keys, 80 MB lets a worker reach about 62 MB, as 160 MB with V8's factor did.
+// still binds it, since V8 grows a heap at most halfway to its limit: with 100k correlation keys a
+// worker's heap peaked at 51 to 57 MB used, 65 to 66 MB reserved, in the memory benchmark.
 //
 // The semi-space is 4 MB: with the default worker there are two young generations, and 8 MB ones
 // cost 8 to 22 MB more RSS with no CPU per event saved that this host could measure.
