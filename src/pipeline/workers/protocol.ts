@@ -135,3 +135,12 @@ export interface ClosedReply {
 }
 
 export type WorkerReply = BatchReplies | BatchFailure | MetricsReply | ReadyReply | StartFailure | ClosedReply;
+
+/** The ids of the main thread's batch and metrics requests: one sequence for both, from 1. */
+export class RequestIds {
+  private last = 0;
+
+  next(): number {
+    return ++this.last;
+  }
+}
