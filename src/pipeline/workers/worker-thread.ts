@@ -44,6 +44,7 @@ export class WorkerThread {
   readonly closed: Promise<void>;
   /** It answered a batch since its metrics were last requested. */
   answeredSinceCollected = false;
+  /** Being closed by the pool: its exit is not a failure. */
   closing = false;
   /** Set when the thread ended; a replacement takes its place after the roster's respawn delay. */
   exited: Error | null = null;
@@ -163,8 +164,8 @@ export class WorkerThread {
 
   private onExit(code: number): void {
     this.closedResolve();
-    // Its metrics are retired before its metrics requests are answered (with nothing): an answer
-    // then serves what was collected last, which would otherwise count next to the retired base.
+    // Retired first: a metrics request answered below (with nothing) then serves nothing, where it
+    // would otherwise serve the last collected metrics, counted a second time in the retired base.
     this.context.metrics.retire(this.index);
     const lost = new PaysignalError('WORKER_EXITED', `processing worker ${this.index} exited (code ${code}); its batches in hand are not committed and will be processed again`);
     this.exited = lost;
