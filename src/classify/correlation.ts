@@ -47,6 +47,8 @@ export interface CorrelationTracker {
   readonly size: number;
   /** Keys dropped because the store was full (not because they expired). */
   readonly evictions: number;
+  /** The event-time clock the TTL runs on: the newest timestamp of a keyed event (bounded by wall clock + skew); -Infinity before one. */
+  readonly clockMs: number;
   clear(): void;
 }
 
@@ -254,6 +256,9 @@ export function createCorrelationTracker(options: CorrelationTrackerOptions): Co
     },
     get evictions() {
       return evictions;
+    },
+    get clockMs() {
+      return clockMs;
     },
     clear() {
       store = new KeyStore(maxKeys);

@@ -98,10 +98,9 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
   let invalid = 0;
   let outside = 0;
   let lines = 0;
-  // The tracker's clock is the newest time of the keyed events read. A keyed event more than the TTL
-  // behind it finds its earlier attempts expired (as a late event does live), so it cannot be tied to
-  // them: counted for a note, because it means the files were not given in time order.
-  let clockMs = -Infinity;
+  // Keyed events read more than the TTL behind the tracker's clock (the newest keyed event) found
+  // their earlier attempts expired (as a late event does live), so they could not be tied to them:
+  // counted for a note, because it means the files were not given in time order.
   let lateKeyed = 0;
 
   const onLine = (line: Buffer, oversize: number): void => {
@@ -119,11 +118,7 @@ export async function fromLogs(week: IsoWeek, options: LogsSourceOptions): Promi
     const c = classifier.classify(event);
     const facts = tracker.observe(event, c);
     const ts = event.timestampMs;
-    let late = false;
-    if (facts.key !== null) {
-      if (ts > clockMs) clockMs = ts;
-      else late = clockMs - ts > ttlMs;
-    }
+    const late = facts.key !== null && tracker.clockMs - ts > ttlMs;
     const tally = ts >= week.startMs && ts < week.endMs ? current : ts >= previousWeek.startMs && ts < previousWeek.endMs ? previous : null;
     if (tally === null) {
       outside++;

@@ -162,6 +162,15 @@ describe('correlation tracker', () => {
     expect(call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 1 }))).toMatchObject({ attemptNumber: 2 });
   });
 
+  it('its clock is the newest keyed event time, which events without a key do not move', () => {
+    const tracker = createCorrelationTracker({ correlation: CORRELATION, now: () => T0 + MINUTE });
+    expect(tracker.clockMs).toBe(-Infinity);
+    call(tracker, event({ idempotencyKey: 'a', timestampMs: T0 + 10 }));
+    call(tracker, event({ idempotencyKey: 'b', timestampMs: T0 + 5 }));
+    call(tracker, event({ timestampMs: T0 + 20 }));
+    expect(tracker.clockMs).toBe(T0 + 10);
+  });
+
   it('holds at most maxKeys keys, evicting the least recently used', () => {
     const tracker = createCorrelationTracker({ correlation: { ...CORRELATION, max_keys: 3 } });
     for (const k of ['a', 'b', 'c']) call(tracker, event({ idempotencyKey: k }));
