@@ -9,16 +9,16 @@ const MB = 2 ** 20;
 const defaultFetchBytes = parseConfig(null, null, {}).kafka.max_bytes;
 
 describe('the fetch-ahead bound', () => {
-  it('holds 64 batches and 2 MB of record values per worker', () => {
+  it('holds 64 batches and 1 MB of record values per worker', () => {
     expect(FETCH_AHEAD_BATCHES_PER_WORKER).toBe(64);
-    expect(FETCH_AHEAD_BYTES_PER_WORKER).toBe(2 * MB);
-    expect(fetchAheadBound(1, defaultFetchBytes)).toEqual({ maxBatches: 64, maxBytes: 2 * MB });
-    expect(fetchAheadBound(2, defaultFetchBytes)).toEqual({ maxBatches: 128, maxBytes: 4 * MB });
+    expect(FETCH_AHEAD_BYTES_PER_WORKER).toBe(1 * MB);
+    expect(fetchAheadBound(1, defaultFetchBytes)).toEqual({ maxBatches: 64, maxBytes: 1 * MB });
+    expect(fetchAheadBound(2, defaultFetchBytes)).toEqual({ maxBatches: 128, maxBytes: 2 * MB });
   });
 
   it('never holds more bytes than one fetch brings (kafka.max_bytes)', () => {
     expect(defaultFetchBytes).toBe(10 * MB);
-    expect(fetchAheadBound(6, defaultFetchBytes)).toEqual({ maxBatches: 384, maxBytes: 10 * MB });
-    expect(fetchAheadBound(1, 1 * MB)).toEqual({ maxBatches: 64, maxBytes: 1 * MB });
+    expect(fetchAheadBound(12, defaultFetchBytes)).toEqual({ maxBatches: 768, maxBytes: 10 * MB });
+    expect(fetchAheadBound(1, MB / 2)).toEqual({ maxBatches: 64, maxBytes: MB / 2 });
   });
 });

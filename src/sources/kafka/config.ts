@@ -53,7 +53,7 @@ export const kafkaSection = section(
     request_timeout: setting.duration({ description: 'One request to a broker.', default: '30s' }),
     max_wait: setting.duration({ description: 'How long a fetch waits for data before the broker answers.', default: '1s' }),
     max_bytes_per_partition: setting.integer({ description: 'Bytes fetched per partition and request.', default: 1_048_576, min: 1024 }),
-    max_bytes: setting.integer({ description: 'Bytes per fetch; at most one fetch per broker is held in memory, and with processing workers at most 2 MB of record values per worker (and never more than this) in their hands (fetch-ahead).', default: 10_485_760, min: 1024 }),
+    max_bytes: setting.integer({ description: 'Bytes per fetch; at most one fetch per broker is held in memory, and with processing workers at most 1 MB of record values per worker (and never more than this) in their hands (fetch-ahead).', default: 10_485_760, min: 1024 }),
     lag_refresh_interval: setting.duration({ description: 'How often the lag of idle assigned partitions is refreshed from the brokers; 0 turns it off.', default: '15s' }),
     shutdown_timeout: setting.duration({ description: 'SIGTERM/SIGINT: finish the batches in hand, commit and leave the group within this time.', default: '20s' }),
     retry: group('kafkajs request retries; when they run out the consumer restarts (and is re-created if needed).', {
