@@ -64,11 +64,15 @@ async function file(name: string, lines: readonly string[]): Promise<string> {
 }
 
 /** The logs report of `week` over `files` under a configuration whose `correlation` section is `correlation` (YAML lines). */
-async function logsReport(correlation: readonly string[], files: readonly string[]): Promise<ReportModel> {
+async function logsReportRun(correlation: readonly string[], files: readonly string[]): Promise<{ model: ReportModel; stderr: string }> {
   const config = await file(`config-${Math.random().toString(36).slice(2)}.yaml`, ['report:', '  format: json', ...(correlation.length > 0 ? ['correlation:', ...correlation.map((l) => `  ${l}`)] : [])]);
   const result = await runPaysignal(['report', '--config', config, '--week', week.label, '--source', 'logs', ...files], { timeoutMs: 60_000 });
   if (result.code !== 0) throw new Error(`paysignal report exited with ${result.code}:\n${result.stderr}`);
-  return JSON.parse(result.stdout) as ReportModel;
+  return { model: JSON.parse(result.stdout) as ReportModel, stderr: result.stderr };
+}
+
+async function logsReport(correlation: readonly string[], files: readonly string[]): Promise<ReportModel> {
+  return (await logsReportRun(correlation, files)).model;
 }
 
 const violations = (m: ReportModel): number => m.retryViolations.reduce((sum, v) => sum + v.count.current, 0);
@@ -104,6 +108,18 @@ describe('the logs report ties retries by the correlation section', () => {
     expect(violations(byDefault)).toBe(2);
     expect(oneKey.headline.calls.current).toBe(4);
     expect(violations(oneKey)).toBe(0);
+  });
+
+  it('warns on stderr when correlation.max_keys would need more than half of the heap, and still reports', async () => {
+    const logs = await file('two-orders.ndjson', [rejected('order-w', T0), rejected('order-w', T0 + MINUTE_MS)]);
+    // 100 million keys need about 15 GB of heap; V8's default limit is at most 4 GB.
+    const [byDefault, huge] = await Promise.all([logsReportRun([], [logs]), logsReportRun(['max_keys: 100000000'], [logs])]);
+    expect(byDefault.stderr).not.toContain('warning');
+    expect(huge.stderr).toMatch(
+      /^paysignal report: warning: correlation\.max_keys 100000000 needs about 15259 MB of heap, more than half of the V8 heap limit \(\d+ MB\): raise --max-old-space-size in NODE_OPTIONS \(the chart's nodeOptions\) or lower correlation\.max_keys$/m,
+    );
+    expect(violations(huge.model)).toBe(1);
+    expect(huge.model).toEqual(byDefault.model);
   });
 
   it('names keyed events read after events more than the ttl newer: files out of time order undercount violations', async () => {

@@ -2,7 +2,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { createClassifier } from '../../classify/classifier.ts';
+import { trackerHeapWarning } from '../../classify/correlation.ts';
 import { loadConfig } from '../../config/config.ts';
 import { loadMapping } from '../../events/mapping.ts';
 import { PaysignalError, usageError } from '../../errors.ts';
@@ -96,6 +98,10 @@ export async function reportCommand(argv: string[]): Promise<number> {
       maxEventBytes: config.input.max_event_bytes,
       correlation: config.correlation,
     };
+    // The logs report holds the correlation store on this thread, as `paysignal run` without workers
+    // does: a max_keys sized for many workers' stores together can outgrow this one heap.
+    const warning = trackerHeapWarning(config.correlation.max_keys, getHeapStatistics().heap_size_limit, 'main thread');
+    if (warning !== null) process.stderr.write(`paysignal report: warning: ${warning}\n`);
   } else {
     throw usageError(`--source must be prometheus or logs, got ${values.source === undefined ? 'nothing' : `"${values.source}"`}\n${REPORT_USAGE}`, '--source');
   }
