@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
 import type { SignalSink } from '../../src/pipeline/types.ts';
 import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
+import { threadCpuMs, threadCpuSince } from './thread-cpu.ts';
 
 suppressKafkajsTimeoutNegativeWarning();
 
@@ -54,11 +55,13 @@ let count = 0;
 let resolveDone: (ms: number) => void = () => {};
 const done = new Promise<number>((resolve) => (resolveDone = resolve));
 const cpuAtStart = { value: process.cpuUsage() };
+let threadsAtStart = threadCpuMs();
 
 function seen(n: number): void {
   if (count === 0) {
     firstAt = performance.now();
     cpuAtStart.value = process.cpuUsage();
+    threadsAtStart = threadCpuMs();
   }
   count += n;
   if (count >= expected) resolveDone(performance.now() - firstAt);
@@ -66,8 +69,9 @@ function seen(n: number): void {
 
 function report(ms: number, extra: Record<string, unknown>): void {
   const cpu = process.cpuUsage(cpuAtStart.value);
+  const threadsMs = threadCpuSince(threadsAtStart, threadCpuMs());
   process.stdout.write(
-    JSON.stringify({ mode, events: count, ms, eventsPerSec: (count / ms) * 1000, cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 1e6, ...extra }) + '\n',
+    JSON.stringify({ mode, events: count, ms, eventsPerSec: (count / ms) * 1000, cpuMs: (cpu.user + cpu.system) / 1000, threadsMs, rssMb: process.memoryUsage().rss / 1e6, ...extra }) + '\n',
   );
 }
 

@@ -29,7 +29,8 @@
 //    this process (answers 200 to every POST, discards the body), and the dead-letter producer.
 // 5. A librdkafka consumer that only counts (bench/kafka/rdkafka-consumer.c, compiled here) runs in
 //    every round too: a second ceiling, to show what the client library itself costs.
-// Prints, per traffic mix, events/s and CPU per event per consumer (median of rounds) and paysignal's
+// Prints, per traffic mix, events/s and CPU per event per consumer (median of rounds; for the Node
+// consumers also by kind of thread: main, processing workers, V8's own threads, the rest) and paysignal's
 // ratios to the no-op consumer (targets of issue 13: throughput >= 0.35x, CPU per event <= 3x), as a
 // Markdown table ready for bench/RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
@@ -46,6 +47,7 @@ import { SERVICE_MALLOC_ENV, SERVICE_NODE_OPTIONS } from '../../src/service-node
 import { suppressKafkajsTimeoutNegativeWarning } from '../../src/sources/kafka/warnings.ts';
 import { DEFAULT_SEED, ensureDataset, OUT_DIR, ROOT } from '../classify/generate.ts';
 import { summarize } from '../classify/profile.ts';
+import type { ThreadCpuMs } from './thread-cpu.ts';
 
 suppressKafkajsTimeoutNegativeWarning();
 
@@ -158,6 +160,8 @@ interface Result {
   ms: number;
   eventsPerSec: number;
   cpuMs: number;
+  /** The same CPU by kind of thread (bench/kafka/thread-cpu.ts); null off Linux, absent for the librdkafka consumer. */
+  threadsMs?: ThreadCpuMs | null;
   rssMb: number;
   workers?: number;
   spansExported?: number;
@@ -255,6 +259,11 @@ const checkpointText = (r: Result): string =>
     ? ''
     : `, ${r.checkpoints.saved} checkpoints (${r.checkpoints.failed} failed) of ${r.checkpoints.lastBytes} B, ${r.checkpoints.meanMs.toFixed(2)} ms each`;
 
+const threadsText = (r: Result): string =>
+  r.threadsMs === null || r.threadsMs === undefined
+    ? ''
+    : ` (main ${(r.threadsMs.main / 1000).toFixed(2)}, workers ${(r.threadsMs.workers / 1000).toFixed(2)}, V8 ${(r.threadsMs.v8 / 1000).toFixed(2)}, other ${(r.threadsMs.other / 1000).toFixed(2)})`;
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -264,6 +273,8 @@ interface Row {
   readonly variant: string;
   readonly eventsPerSec: number;
   readonly cpuUsPerEvent: number;
+  /** Median CPU per event by kind of thread, µs; null off Linux. */
+  readonly threadsUsPerEvent: ThreadCpuMs | null;
   readonly rssMb: number;
   readonly ratio: number;
   readonly cpuRatio: number;
@@ -280,18 +291,25 @@ for (const share of TRAFFIC) {
     for (const variant of order) {
       const r = await runConsumer(variant, topic, round);
       results.get(variant.key)!.push(r);
-      log(`${Math.round((1 - share) * 100)}% errors, round ${round + 1}, ${variant.key}: ${r.events} events in ${(r.ms / 1000).toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, CPU ${(r.cpuMs / 1000).toFixed(2)} s, RSS ${r.rssMb.toFixed(0)} MB${r.spansExported !== undefined ? `, spans exported ${r.spansExported} (dropped ${r.spansDropped})` : ''}${checkpointText(r)}`);
+      log(`${Math.round((1 - share) * 100)}% errors, round ${round + 1}, ${variant.key}: ${r.events} events in ${(r.ms / 1000).toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, CPU ${(r.cpuMs / 1000).toFixed(2)} s${threadsText(r)}, RSS ${r.rssMb.toFixed(0)} MB${r.spansExported !== undefined ? `, spans exported ${r.spansExported} (dropped ${r.spansDropped})` : ''}${checkpointText(r)}`);
     }
   }
   await checkRetention(topic);
   const rate = (key: string): number => median(results.get(key)!.map((r) => r.eventsPerSec));
   const cpu = (key: string): number => median(results.get(key)!.map((r) => (r.cpuMs / r.events) * 1e3));
+  const threads = (key: string): ThreadCpuMs | null => {
+    const runs = results.get(key)!;
+    if (runs.some((r) => r.threadsMs === null || r.threadsMs === undefined)) return null;
+    const per = (pick: (t: ThreadCpuMs) => number): number => median(runs.map((r) => (pick(r.threadsMs!) / r.events) * 1e3));
+    return { main: per((t) => t.main), workers: per((t) => t.workers), v8: per((t) => t.v8), other: per((t) => t.other) };
+  };
   const noopRate = rate('noop');
   const noopCpu = cpu('noop');
   const rows = VARIANTS.map((v): Row => ({
     variant: v.key,
     eventsPerSec: rate(v.key),
     cpuUsPerEvent: cpu(v.key),
+    threadsUsPerEvent: v.mode === 'rdkafka' ? null : threads(v.key),
     rssMb: median(results.get(v.key)!.map((r) => r.rssMb)),
     ratio: rate(v.key) / noopRate,
     cpuRatio: cpu(v.key) / noopCpu,
@@ -312,12 +330,14 @@ const summary = {
   otlp: { requests: otlpRequests, bytes: otlpBytes },
 };
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const threadsCell = (t: ThreadCpuMs | null): string =>
+  t === null ? '' : `${t.main.toFixed(1)} / ${t.workers.toFixed(1)} / ${t.v8.toFixed(1)} / ${t.other.toFixed(1)} µs`;
 let table = `Kafka path, ${N} messages on ${P} partitions, median of ${ROUNDS} rounds (targets: throughput >= 0.35x the no-op consumer, CPU per event <= 3x)\n\n`;
-table += '| traffic | consumer | events/s | CPU per event | RSS | throughput vs no-op | CPU vs no-op |\n|---|---|---:|---:|---:|---:|---:|\n';
+table += '| traffic | consumer | events/s | CPU per event | RSS | throughput vs no-op | CPU vs no-op | CPU per event by thread: main / workers / V8 / other |\n|---|---|---:|---:|---:|---:|---:|---|\n';
 for (const t of byTraffic) {
   for (const r of t.rows) {
     const mine = r.variant.startsWith('paysignal');
-    table += `| ${Math.round((1 - t.successShare) * 100)}% errors | ${r.variant} | ${fmt(r.eventsPerSec)} | ${r.cpuUsPerEvent.toFixed(1)} µs | ${r.rssMb.toFixed(0)} MB | ${r.ratio.toFixed(2)}×${mine ? (r.ratio >= 0.35 ? ' (met)' : ' (missed)') : ''} | ${r.cpuRatio.toFixed(2)}×${mine ? (r.cpuRatio <= 3 ? ' (met)' : ' (missed)') : ''} |\n`;
+    table += `| ${Math.round((1 - t.successShare) * 100)}% errors | ${r.variant} | ${fmt(r.eventsPerSec)} | ${r.cpuUsPerEvent.toFixed(1)} µs | ${r.rssMb.toFixed(0)} MB | ${r.ratio.toFixed(2)}×${mine ? (r.ratio >= 0.35 ? ' (met)' : ' (missed)') : ''} | ${r.cpuRatio.toFixed(2)}×${mine ? (r.cpuRatio <= 3 ? ' (met)' : ' (missed)') : ''} | ${threadsCell(r.threadsUsPerEvent)} |\n`;
   }
 }
 process.stdout.write(`${table}\nOTLP black hole received ${otlpRequests} requests, ${(otlpBytes / 1e6).toFixed(1)} MB\n`);
