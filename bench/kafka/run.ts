@@ -309,7 +309,7 @@ for (const share of TRAFFIC) {
     variant: v.key,
     eventsPerSec: rate(v.key),
     cpuUsPerEvent: cpu(v.key),
-    threadsUsPerEvent: v.mode === 'rdkafka' ? null : threads(v.key),
+    threadsUsPerEvent: threads(v.key),
     rssMb: median(results.get(v.key)!.map((r) => r.rssMb)),
     ratio: rate(v.key) / noopRate,
     cpuRatio: cpu(v.key) / noopCpu,
