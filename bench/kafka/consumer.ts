@@ -12,7 +12,8 @@
 //   tracing.max_error_spans_per_second (absent: the default).
 //
 // Both use the same fetch settings (paysignal's defaults: 1 MB per partition, 10 MB per fetch, 1 s
-// max wait) and the same partitionsConsumedConcurrently. The clock starts at the first batch (the
+// max wait). --concurrency is the no-op's partitionsConsumedConcurrently; paysignal keeps its
+// shipped kafka.partitions_consumed_concurrently (two per processing worker, one without). The clock starts at the first batch (the
 // group join is not measured) and stops when N events were handled. Prints one JSON line.
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
@@ -103,7 +104,7 @@ if (mode === 'noop') {
     },
   };
   const config = parseConfig(
-    `kafka:\n  from_beginning: true\n  partitions_consumed_concurrently: ${concurrency}\n  lag_refresh_interval: 15s\n` +
+    `kafka:\n  from_beginning: true\n  lag_refresh_interval: 15s\n` +
       `processing:\n  workers: ${values.workers}\n` +
       `rules:\n  durable_state: ${values['durable-state'] === 'true'}\n` +
       (values['span-budget'] === undefined ? '' : `tracing:\n  max_error_spans_per_second: ${values['span-budget']}\n`),

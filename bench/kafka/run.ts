@@ -14,6 +14,8 @@
 //   --durable-state rules.durable_state of paysignal (default `on`, as shipped: the alert engine is
 //                   checkpointed to a state topic every rules.checkpoint_interval; `on,off` compares);
 //                   runs with it report their checkpoints' count, size and time
+// --concurrency is the no-op consumer's partitionsConsumedConcurrently (default 1, kafkajs's own);
+// paysignal keeps its shipped kafka.partitions_consumed_concurrently (two per worker, one without).
 //
 // 1. Starts the embedded broker (librdkafka mock cluster) and one topic with P partitions.
 // 2. Produces N provider-native events per traffic mix (the classify benchmark's generator,
@@ -219,7 +221,8 @@ function runConsumer(variant: Variant, topic: string, round: number): Promise<Re
   const args = mode === 'rdkafka' ? [broker.bootstrapServers, topic, group, String(N)] : [
     join(ROOT, 'bench', 'kafka', 'consumer.ts'),
     '--mode', mode, '--brokers', broker.bootstrapServers, '--topic', topic, '--group', group,
-    '--expect', String(N), '--concurrency', String(CONCURRENCY), '--rules', join(ROOT, 'rules'), '--dlq', dlq,
+    '--expect', String(N), '--rules', join(ROOT, 'rules'), '--dlq', dlq,
+    ...(mode === 'noop' ? ['--concurrency', String(CONCURRENCY)] : []),
     ...(variant.workers === undefined ? [] : ['--workers', variant.workers]),
     ...(mode === 'paysignal' && values.compiled ? ['--compiled'] : []),
     ...(variant.spanBudget === undefined || variant.spanBudget === 'default' ? [] : ['--span-budget', variant.spanBudget]),
@@ -323,7 +326,7 @@ const summary = {
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version },
   messages: N,
   partitions: P,
-  partitionsConsumedConcurrently: CONCURRENCY,
+  noopPartitionsConsumedConcurrently: CONCURRENCY,
   rounds: ROUNDS,
   targets: { ratio: 0.35, cpuRatio: 3 },
   traffic: byTraffic,
