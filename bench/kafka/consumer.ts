@@ -13,8 +13,9 @@
 //
 // Both use the same fetch settings (paysignal's defaults: 1 MB per partition, 10 MB per fetch, 1 s
 // max wait). --concurrency is the no-op's partitionsConsumedConcurrently; paysignal keeps its
-// shipped kafka.partitions_consumed_concurrently (two per processing worker, one without). The clock starts at the first batch (the
-// group join is not measured) and stops when N events were handled. Prints one JSON line.
+// shipped kafka.partitions_consumed_concurrently (two per processing worker, one without). The
+// clock starts at the first batch (the group join is not measured) and stops when N events were
+// handled. Prints one JSON line.
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
 import type { SignalSink } from '../../src/pipeline/types.ts';
