@@ -3,7 +3,8 @@
 //
 //   node bench/classify/decode-in-context.ts [--lines N (200000)] [--rounds R (3)] [--fetch N (17000)] [--heap-flags FLAGS]
 //
-// Each measurement is a fresh process over the same N lines held in memory, in one of two contexts:
+// Each measurement is a fresh process over the same N lines held in memory (after a warm-up over N
+// others), in one of two contexts:
 // - `decode`: only decoding, as the classify workers spend most of their time;
 // - `pipeline`: decode -> classify -> correlate -> metrics, spans (shipped settings: success ratio
 //   0.1, error-span budget 1000/s, OTLP to a black hole in another process) and the shipped rules,
