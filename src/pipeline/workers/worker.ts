@@ -87,8 +87,8 @@ let turnAt = 0;
 // waiting), so a reply waits at most TURN_EVERY_MS and one batch; see BatchReplies for why. A
 // message holds at most one batch of a partition: the main thread hands all of a message's batches
 // to the events file and the engine before the first is committed, and a crash then has the source
-// process them again; so at most one batch per partition is repeated, as with one message per batch
-// (test/kafka/run-process.test.ts, after SIGKILL).
+// process them again, as with one message per batch: grouping adds at most one batch per partition
+// to what a crash repeats (docs/architecture.md, fetch-ahead; test/kafka/run-process.test.ts).
 let replies: BatchReply[] = [];
 let replied: BatchRequest[] = [];
 let transfer: ArrayBuffer[] = [];
