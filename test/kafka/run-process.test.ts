@@ -130,9 +130,8 @@ describe('paysignal run as a process', () => {
     }
 
     // Processed twice: only what A had finished but not yet committed. How much that is depends on
-    // how far the commits were behind at the kill (one commit at a time, each with every batch
-    // answered while the one before was on its way; the broker shares two cores with the tests
-    // here), so the count is not bounded; but A committed as it went, not only when it stops.
+    // how far its commits were behind at the kill (docs/architecture.md, fetch-ahead), so the count
+    // has no bound here; but A committed as it went, not only when it stops.
     const idsB = new Set(linesB.map((l) => l.correlation_id));
     const twice = linesA.filter((l) => idsB.has(l.correlation_id));
     for (const l of twice) expect(BigInt(l.offset)).toBeGreaterThanOrEqual(committedAtKill.get(l.partition) ?? 0n);
