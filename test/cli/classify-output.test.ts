@@ -74,40 +74,33 @@ describe('classify output bytes', () => {
 });
 
 describe('classifying a chunk of lines', () => {
-  const ASCII_LINES = [
-    line(callEvent({ provider: 'kustom', status: 403, body: { error_code: 'MERCHANT_INACTIVE' }, correlationId: 'c-1' })),
-    `${line(callEvent({ provider: 'setel', status: 500 }))}\r`,
-    '{"broken": ',
-    '',
-    '   ',
-    '[1,2]',
-    '{"timestamp":1763800000000,"provider":"x","__proto__":{"admin":true}}',
-    line(callEvent({ provider: 'kustom', status: 400, body: 'x'.repeat(2000) })),
-    line(callEvent({ provider: 'mercadopago', status: 200, correlationId: 'c-2' })),
-  ];
-
-  async function expectLineByLine(chunk: Buffer): Promise<void> {
-    const classifier = await createClassifier();
-    const decoder = createDecoder({ idHeaders: classifier.idHeaders, maxBytes: 1000 });
-    const expected = chunk.toString('latin1').split('\n').map((l) => {
-      const decoded = decoder.decode(Buffer.from(l.endsWith('\r') ? l.slice(0, -1) : l, 'latin1'));
-      return decoded.ok ? classifiedLine(classifier.classify(decoded.event)) : rejectedLine(decoded.rejection);
-    });
-    const result = classifyChunk(chunk, decoder, classifier);
-    expect(result.lines).toBe(expected.length);
-    expect(result.output.toString('utf8')).toBe(`${expected.join('\n')}\n`);
-  }
-
   it('gives each line of a chunk what decoding that line alone gives: bad lines, CRLF, UTF-8 text, bytes that are not UTF-8, a line over the limit in bytes only', async () => {
     const lines = [
-      ...ASCII_LINES.map((l) => Buffer.from(l)),
-      Buffer.from(line(callEvent({ provider: 'kustom', status: 403, correlationId: 'é-日本', body: { error_code: 'MERCHANT_INACTIVE' } }))),
+      line(callEvent({ provider: 'kustom', status: 403, body: { error_code: 'MERCHANT_INACTIVE' }, correlationId: 'c-1' })),
+      `${line(callEvent({ provider: 'setel', status: 500 }))}\r`,
+      '{"broken": ',
+      '',
+      '   ',
+      '[1,2]',
+      '{"timestamp":1763800000000,"provider":"x","__proto__":{"admin":true}}',
+      line(callEvent({ provider: 'kustom', status: 400, body: 'x'.repeat(2000) })),
+      line(callEvent({ provider: 'mercadopago', status: 200, correlationId: 'c-2' })),
+      line(callEvent({ provider: 'kustom', status: 403, correlationId: 'é-日本', body: { error_code: 'MERCHANT_INACTIVE' } })),
       Buffer.from([0x7b, 0xff, 0xfe, 0x7d]),
-      Buffer.from(line(callEvent({ provider: 'kustom', status: 400, body: 'é'.repeat(480) }))),
-    ];
+      line(callEvent({ provider: 'kustom', status: 400, body: 'é'.repeat(480) })),
+    ].map((l) => (typeof l === 'string' ? Buffer.from(l) : l));
     expect(lines.at(-1)!.toString('utf8').length).toBeLessThan(1000);
     expect(lines.at(-1)!.length).toBeGreaterThan(1000);
-    await expectLineByLine(Buffer.concat(lines.flatMap((l, i) => (i === 0 ? [l] : [Buffer.from('\n'), l]))));
+    const classifier = await createClassifier();
+    const decoder = createDecoder({ idHeaders: classifier.idHeaders, maxBytes: 1000 });
+    const expected = lines.map((l) => {
+      const decoded = decoder.decode(l.at(-1) === 0x0d ? l.subarray(0, -1) : l);
+      return decoded.ok ? classifiedLine(classifier.classify(decoded.event)) : rejectedLine(decoded.rejection);
+    });
+
+    const result = classifyChunk(Buffer.concat(lines.flatMap((l, i) => (i === 0 ? [l] : [Buffer.from('\n'), l]))), decoder, classifier);
+    expect(result.lines).toBe(lines.length);
+    expect(result.output.toString('utf8')).toBe(`${expected.join('\n')}\n`);
   });
 });
 

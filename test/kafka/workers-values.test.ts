@@ -7,19 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClassifier } from '../../src/classify/classifier.ts';
-import type { PaysignalConfig } from '../../src/config/config.ts';
-import { createDecoder } from '../../src/events/decode.ts';
-import { createLogger } from '../../src/logging.ts';
-import { signalsFromConfig } from '../../src/pipeline/from-config.ts';
-import { createPipeline } from '../../src/pipeline/pipeline.ts';
-import type { DeadLetterSink } from '../../src/pipeline/types.ts';
-import { startWorkerPool, type WorkerPool } from '../../src/pipeline/workers/pool.ts';
-import { createEventsFileSink, eventLine, invalidLine } from '../../src/sinks/events-file.ts';
-import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
+import type { WorkerPool } from '../../src/pipeline/workers/pool.ts';
+import { createEventsFileSink } from '../../src/sinks/events-file.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { callEvent, line } from '../support/events.ts';
-import { expectSameSeries, exposedSeries, poolConfig } from '../support/worker-pool.ts';
+import { expectSameSeries, exposedSeries, inThread, poolConfig, recordingDeadLetter, startTestPool } from '../support/worker-pool.ts';
 
 const MAX_EVENT_BYTES = 600;
 const config = poolConfig(`input:\n  max_event_bytes: ${MAX_EVENT_BYTES}\n`);
@@ -77,41 +69,19 @@ function records(partition: number, values: readonly (Buffer | string | null)[])
   }));
 }
 
-/** What one thread makes of these records: events-file lines, dead letters (offset and reason), /metrics. */
-async function inThread(config: PaysignalConfig, batches: readonly SourceRecord[][]) {
-  const classifier = await createClassifier();
-  const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping: null, idHeaders: classifier.idHeaders });
-  const registry = createMetricsRegistry({ defaultMetrics: false });
-  const signals = signalsFromConfig(config, classifier, registry);
-  const deadLettered: string[] = [];
-  const deadLetter: DeadLetterSink = { add: (record, rejection) => void deadLettered.push(`${record.partition}/${record.offset} ${rejection.reason}`), flush: async () => {} };
-  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: signals.sinks, deadLetter });
-  let lines = '';
-  for (const batch of batches) {
-    for (const record of batch) {
-      const outcome = pipeline.processRecord(record);
-      lines += outcome.ok ? eventLine(outcome.processed) : invalidLine(record, outcome.rejection);
-    }
-  }
-  await pipeline.flush();
-  await signals.close();
-  return { lines, deadLettered, metrics: await registry.metrics() };
-}
-
-/** The same through a pool of one processing worker, batch by batch. */
-async function inWorker(config: PaysignalConfig, batches: readonly SourceRecord[][]) {
-  dir = await mkdtemp(join(tmpdir(), 'paysignal-ascii-'));
+/** What a pool of one processing worker makes of these batches, handed over one by one. */
+async function inWorker(batches: readonly SourceRecord[][]) {
+  dir = await mkdtemp(join(tmpdir(), 'paysignal-worker-values-'));
   const eventsFile = createEventsFileSink(join(dir, 'events.ndjson'));
   await eventsFile.open();
-  const registry = createMetricsRegistry({ defaultMetrics: false });
-  const deadLettered: string[] = [];
-  const deadLetter: DeadLetterSink = { add: (record, rejection) => void deadLettered.push(`${record.partition}/${record.offset} ${rejection.reason}`), flush: async () => {} };
-  pool = await startWorkerPool({ config, workers: 1, registry, logger: createLogger({ level: 'silent' }), deadLetter, engine: null, sinks: [], eventsFile });
+  const deadLetter = recordingDeadLetter();
+  const started = await startTestPool(config, 1, { deadLetter, eventsFile });
+  pool = started.pool;
   for (const batch of batches) await pool.handleBatch(batch);
-  const metrics = await registry.metrics();
+  const metrics = await started.registry.metrics();
   await pool.close();
   pool = null;
-  return { lines: await readFile(eventsFile.path, 'utf8'), deadLettered, metrics };
+  return { metrics, lines: await readFile(eventsFile.path, 'utf8'), deadLettered: deadLetter.records };
 }
 
 describe('a processing worker reading its batches', () => {
@@ -121,8 +91,8 @@ describe('a processing worker reading its batches', () => {
     expect(ascii.every((r) => r.value === null || r.value.every((b) => b < 0x80))).toBe(true);
     expect(other.some((r) => r.value !== null && r.value.some((b) => b >= 0x80))).toBe(true);
 
-    const worker = await inWorker(config, [ascii, other]);
-    const reference = await inThread(config, [ascii, other]);
+    const worker = await inWorker([ascii, other]);
+    const reference = await inThread(config, [...ascii, ...other]);
 
     expect(worker.lines.split('\n')).toEqual(reference.lines.split('\n'));
     expect(worker.deadLettered).toEqual(reference.deadLettered);

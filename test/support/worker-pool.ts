@@ -11,6 +11,7 @@ import { signalsFromConfig } from '../../src/pipeline/from-config.ts';
 import { createPipeline } from '../../src/pipeline/pipeline.ts';
 import type { DeadLetterSink } from '../../src/pipeline/types.ts';
 import { startWorkerPool, type WorkerPool, type WorkerPoolOptions } from '../../src/pipeline/workers/pool.ts';
+import { eventLine, invalidLine } from '../../src/sinks/events-file.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 
@@ -21,33 +22,56 @@ export function poolConfig(yaml = ''): PaysignalConfig {
   return parseConfig(`tracing:\n  enabled: false\n${yaml}`, null, {});
 }
 
-export async function startTestPool(config: PaysignalConfig, workers: number, options: Pick<WorkerPoolOptions, 'baseRefreshMs'> = {}) {
+export async function startTestPool(
+  config: PaysignalConfig,
+  workers: number,
+  options: Partial<Pick<WorkerPoolOptions, 'baseRefreshMs' | 'deadLetter' | 'eventsFile'>> = {},
+) {
   const registry = createMetricsRegistry({ defaultMetrics: false });
   const pool: WorkerPool = await startWorkerPool({
+    deadLetter: NO_DEAD_LETTER,
+    eventsFile: null,
     ...options,
     config,
     workers,
     registry,
     logger: createLogger({ level: process.env.PAYSIGNAL_TEST_LOG_LEVEL ?? 'silent' }),
-    deadLetter: NO_DEAD_LETTER,
     engine: null,
     sinks: [],
-    eventsFile: null,
   });
   return { pool, registry };
 }
 
-/** `/metrics` of the same records processed on one thread, in this order. */
-export async function inThreadMetrics(config: PaysignalConfig, records: readonly SourceRecord[]): Promise<string> {
+/** A dead letter that keeps `partition/offset reason` of each record it is given, in order. */
+export function recordingDeadLetter(): DeadLetterSink & { readonly records: string[] } {
+  const records: string[] = [];
+  return { records, add: (record, rejection) => void records.push(`${record.partition}/${record.offset} ${rejection.reason}`), flush: async () => {} };
+}
+
+/**
+ * The same records processed on one thread, in this order: `/metrics`, the events-file line of each
+ * record (eventLine or invalidLine) and what went to the dead letter (`recordingDeadLetter`).
+ */
+export async function inThread(config: PaysignalConfig, records: readonly SourceRecord[]) {
   const [classifier, mapping] = await Promise.all([createClassifier(), loadMapping(config.input.mapping)]);
   const decoder = createDecoder({ maxBytes: config.input.max_event_bytes, mapping, idHeaders: classifier.idHeaders });
   const registry = createMetricsRegistry({ defaultMetrics: false });
   const signals = signalsFromConfig(config, classifier, registry);
-  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: signals.sinks, deadLetter: NO_DEAD_LETTER });
-  for (const record of records) pipeline.processRecord(record);
+  const deadLetter = recordingDeadLetter();
+  const pipeline = createPipeline({ decoder, classifier, tracker: signals.tracker, sinks: signals.sinks, deadLetter });
+  let lines = '';
+  for (const record of records) {
+    const outcome = pipeline.processRecord(record);
+    lines += outcome.ok ? eventLine(outcome.processed) : invalidLine(record, outcome.rejection);
+  }
   await pipeline.flush();
   await signals.close();
-  return await registry.metrics();
+  return { metrics: await registry.metrics(), lines, deadLettered: deadLetter.records };
+}
+
+/** `/metrics` of the same records processed on one thread, in this order. */
+export async function inThreadMetrics(config: PaysignalConfig, records: readonly SourceRecord[]): Promise<string> {
+  return (await inThread(config, records)).metrics;
 }
 
 /** Records of one partition, keyed and offset from `firstOffset`, whose values are these events. */
