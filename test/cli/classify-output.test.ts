@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../bench/classify/generate.ts';
-import { createClassifier } from '../../src/classify/classifier.ts';
+import { createClassifier, type Classifier } from '../../src/classify/classifier.ts';
 import type { Classification } from '../../src/classify/classification.ts';
 import type { Rejection } from '../../src/pipeline/types.ts';
 import { classifyChunk, formatClassification } from '../../src/cli/classify/output.ts';
-import { createDecoder } from '../../src/events/decode.ts';
+import { createDecoder, type Decoder } from '../../src/events/decode.ts';
 import { callEvent, line } from '../support/events.ts';
 import { runPaysignal } from '../support/cli.ts';
 
@@ -39,6 +39,12 @@ function rejectedLine(r: Rejection): string {
   });
 }
 
+/** The output line of one input line, decoded and classified on its own. */
+function expectedLine(bytes: Uint8Array, decoder: Decoder, classifier: Classifier): string {
+  const decoded = decoder.decode(bytes);
+  return decoded.ok ? classifiedLine(classifier.classify(decoded.event)) : rejectedLine(decoded.rejection);
+}
+
 describe('classify output bytes', () => {
   let dir: string;
   let file: string;
@@ -52,10 +58,7 @@ describe('classify output bytes', () => {
     const classifier = await createClassifier();
     const decoder = createDecoder({ idHeaders: classifier.idHeaders });
     const input = (await readFile(file, 'utf8')).split('\n').slice(0, -1);
-    const lines = input.map((l) => {
-      const decoded = decoder.decode(Buffer.from(l));
-      return decoded.ok ? classifiedLine(classifier.classify(decoded.event)) : rejectedLine(decoded.rejection);
-    });
+    const lines = input.map((l) => expectedLine(Buffer.from(l), decoder, classifier));
     expected = Buffer.from(lines.join('\n') + '\n', 'utf8');
   }, 60_000);
 
@@ -93,10 +96,7 @@ describe('classifying a chunk of lines', () => {
     expect(lines.at(-1)!.length).toBeGreaterThan(1000);
     const classifier = await createClassifier();
     const decoder = createDecoder({ idHeaders: classifier.idHeaders, maxBytes: 1000 });
-    const expected = lines.map((l) => {
-      const decoded = decoder.decode(l.at(-1) === 0x0d ? l.subarray(0, -1) : l);
-      return decoded.ok ? classifiedLine(classifier.classify(decoded.event)) : rejectedLine(decoded.rejection);
-    });
+    const expected = lines.map((l) => expectedLine(l.at(-1) === 0x0d ? l.subarray(0, -1) : l, decoder, classifier));
 
     const result = classifyChunk(Buffer.concat(lines.flatMap((l, i) => (i === 0 ? [l] : [Buffer.from('\n'), l]))), decoder, classifier);
     expect(result.lines).toBe(lines.length);
