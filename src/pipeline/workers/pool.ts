@@ -78,6 +78,8 @@ function topicHash(topic: string): number {
   return h >>> 0;
 }
 
+const NO_OFFSETS: readonly string[] = Object.freeze([]);
+
 /** The batch's records per partition (the Kafka source hands one partition per batch). */
 function byPartition(records: readonly SourceRecord[]): (readonly SourceRecord[])[] {
   const first = records[0]!;
@@ -152,18 +154,23 @@ class BatchRouting {
     for (let i = 0; i < n; i++) total += records[i]!.value?.length ?? 0;
     const bytes = new Uint8Array(total);
     const ends = new Int32Array(n);
-    const offsets = new Array<string>(n);
     let at = 0;
     for (let i = 0; i < n; i++) {
-      const record = records[i]!;
-      const value = record.value;
+      const value = records[i]!.value;
       if (value === null) ends[i] = -1;
       else {
         bytes.set(value, at);
         at += value.length;
         ends[i] = at;
       }
-      offsets[i] = record.offset;
+    }
+    // Only the events file's lines name offsets; without it the worker never reads them, and cloning
+    // a string per record into its heap is work for nothing.
+    let offsets = NO_OFFSETS;
+    if (this.sinks.needsEventLines) {
+      const named = new Array<string>(n);
+      for (let i = 0; i < n; i++) named[i] = records[i]!.offset;
+      offsets = named;
     }
     const id = this.ids.next();
     const request: BatchRequest = { kind: 'batch', id, source: first.source, topic: first.topic, partition: first.partition, offsets, bytes, ends };

@@ -24,6 +24,7 @@ export interface BatchRequest {
   readonly source: string;
   readonly topic: string;
   readonly partition: number;
+  /** Each record's offset when WorkerSetup.eventLines (the events file's lines name them); empty otherwise. */
   readonly offsets: readonly string[];
   /** Every record's value, one after another. */
   readonly bytes: Uint8Array;

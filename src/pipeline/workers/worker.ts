@@ -58,7 +58,7 @@ async function processBatch(request: BatchRequest): Promise<BatchReply> {
     const end = ends[i]!;
     const value = end < 0 ? null : Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
     if (end >= 0) start = end;
-    const record: SourceRecord = { value, source, topic, partition, offset: offsets[i]!, key: null, headers: NO_HEADERS };
+    const record: SourceRecord = { value, source, topic, partition, offset: offsets[i] ?? '', key: null, headers: NO_HEADERS };
     const outcome = pipeline.processRecord(record);
     if (outcome.ok) {
       packer?.add(i, outcome.processed);
