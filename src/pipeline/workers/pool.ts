@@ -79,6 +79,7 @@ function topicHash(topic: string): number {
 }
 
 const NO_OFFSETS: readonly string[] = Object.freeze([]);
+const offsetOf = (record: SourceRecord): string => record.offset;
 
 /** The batch's records per partition (the Kafka source hands one partition per batch). */
 function byPartition(records: readonly SourceRecord[]): (readonly SourceRecord[])[] {
@@ -166,12 +167,7 @@ class BatchRouting {
     }
     // Only the events file's lines name offsets; without it the worker never reads them, and cloning
     // a string per record into its heap is work for nothing.
-    let offsets = NO_OFFSETS;
-    if (this.sinks.needsEventLines) {
-      const named = new Array<string>(n);
-      for (let i = 0; i < n; i++) named[i] = records[i]!.offset;
-      offsets = named;
-    }
+    const offsets = this.sinks.needsEventLines ? records.map(offsetOf) : NO_OFFSETS;
     const id = this.ids.next();
     const request: BatchRequest = { kind: 'batch', id, source: first.source, topic: first.topic, partition: first.partition, offsets, bytes, ends };
     await thread.process(request, [bytes.buffer, ends.buffer], records);
