@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logging.ts';
 import type { DeadLetterSink } from '../../src/pipeline/types.ts';
 import { startWorkerPool, type WorkerPool } from '../../src/pipeline/workers/pool.ts';
 import { waitFor } from '../support/processes.ts';
+import { valueRecords } from '../support/worker-pool.ts';
 import { createMetricsRegistry } from '../../src/sinks/exposition.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 
@@ -22,7 +23,7 @@ afterEach(async () => {
 });
 
 function records(count: number): SourceRecord[] {
-  return Array.from({ length: count }, (_, i) => ({ value: Buffer.from(`{"n":${i}}`), source: 'kafka', topic: 'calls', partition: 3, offset: String(100 + i), key: null, headers: {} }));
+  return valueRecords('calls', 3, Array.from({ length: count }, (_, i) => `{"n":${i}}`), 100);
 }
 
 async function start(misbehaviour: string, workers = 1) {

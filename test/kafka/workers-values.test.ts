@@ -11,7 +11,7 @@ import type { WorkerPool } from '../../src/pipeline/workers/pool.ts';
 import { createEventsFileSink } from '../../src/sinks/events-file.ts';
 import type { SourceRecord } from '../../src/sources/record.ts';
 import { callEvent, line } from '../support/events.ts';
-import { expectSameSeries, exposedSeries, inThread, poolConfig, recordingDeadLetter, startTestPool } from '../support/worker-pool.ts';
+import { expectSameSeries, exposedSeries, inThread, poolConfig, recordingDeadLetter, startTestPool, valueRecords } from '../support/worker-pool.ts';
 
 const MAX_EVENT_BYTES = 600;
 const config = poolConfig(`input:\n  max_event_bytes: ${MAX_EVENT_BYTES}\n`);
@@ -57,18 +57,6 @@ const OTHER_VALUES: (Buffer | string | null)[] = [
   line(callEvent({ provider: 'setel', status: 500, body: 'é'.repeat(MAX_EVENT_BYTES / 2) })),
 ];
 
-function records(partition: number, values: readonly (Buffer | string | null)[]): SourceRecord[] {
-  return values.map((value, i) => ({
-    value: value === null ? null : typeof value === 'string' ? Buffer.from(value) : value,
-    source: 'kafka',
-    topic: 'calls',
-    partition,
-    offset: String(i),
-    key: null,
-    headers: {},
-  }));
-}
-
 /** What a pool of one processing worker makes of these batches, handed over one by one. */
 async function inWorker(batches: readonly SourceRecord[][]) {
   dir = await mkdtemp(join(tmpdir(), 'paysignal-worker-values-'));
@@ -86,8 +74,8 @@ async function inWorker(batches: readonly SourceRecord[][]) {
 
 describe('a processing worker reading its batches', () => {
   it('processes a batch of ASCII values and a batch with other bytes exactly as one thread does', async () => {
-    const ascii = records(0, ASCII_VALUES);
-    const other = records(1, OTHER_VALUES);
+    const ascii = valueRecords('calls', 0, ASCII_VALUES);
+    const other = valueRecords('calls', 1, OTHER_VALUES);
     expect(ascii.every((r) => r.value === null || r.value.every((b) => b < 0x80))).toBe(true);
     expect(other.some((r) => r.value !== null && r.value.some((b) => b >= 0x80))).toBe(true);
 

@@ -74,10 +74,10 @@ export async function inThreadMetrics(config: PaysignalConfig, records: readonly
   return (await inThread(config, records)).metrics;
 }
 
-/** Records of one partition, keyed and offset from `firstOffset`, whose values are these events. */
-export function partitionRecords(topic: string, partition: number, events: readonly Record<string, unknown>[], firstOffset = 0): SourceRecord[] {
-  return events.map((event, i) => ({
-    value: Buffer.from(JSON.stringify(event)),
+/** Records of one partition, offset from `firstOffset`, with these values as they are (a string as its UTF-8 bytes, null a tombstone). */
+export function valueRecords(topic: string, partition: number, values: readonly (Buffer | string | null)[], firstOffset = 0): SourceRecord[] {
+  return values.map((value, i) => ({
+    value: typeof value === 'string' ? Buffer.from(value) : value,
     source: 'kafka',
     topic,
     partition,
@@ -85,6 +85,11 @@ export function partitionRecords(topic: string, partition: number, events: reado
     key: null,
     headers: {},
   }));
+}
+
+/** Records of one partition, offset from `firstOffset`, whose values are these events. */
+export function partitionRecords(topic: string, partition: number, events: readonly Record<string, unknown>[], firstOffset = 0): SourceRecord[] {
+  return valueRecords(topic, partition, events.map((event) => JSON.stringify(event)), firstOffset);
 }
 
 /** Series lines of a Prometheus text exposition: `name{labels sorted}` -> value. */
